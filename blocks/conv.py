@@ -1,0 +1,172 @@
+"""Convolution blocks: conv2d and conv_transpose2d."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Literal, Sequence
+
+from pydantic import Field, model_validator
+from torch import nn
+
+from cvgraph.block import Block, BlockArgs, BuildContext, IntPair, ReceptiveFieldStep, expect_feature_map
+from cvgraph.errors import ShapeError
+from cvgraph.shapes import FeatureMap, Shape
+
+from ._shape import conv_out, conv_transpose_out
+
+__all__ = ["Conv2d", "ConvTranspose2d"]
+
+
+def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
+    if in_channels % groups or out_channels % groups:
+        raise ShapeError(
+            f"groups={groups} must divide both in_channels and out_channels",
+            expected=f"channels divisible by {groups}",
+            found=f"in_channels={in_channels}, out_channels={out_channels}",
+            hint="change 'groups' or the channel counts",
+        )
+
+
+class Conv2dArgs(BlockArgs):
+    out_channels: int = Field(ge=1, description="C_out, the number of filters")
+    kernel_size: IntPair = Field(description="kernel height and width, an integer or [kh, kw]")
+    stride: IntPair = Field(default=(1, 1), description="step in pixels")
+    padding: IntPair = Field(default=(0, 0), description="zero padding in pixels on each side")
+    dilation: IntPair = Field(default=(1, 1), description="spacing between kernel elements")
+    groups: int = Field(default=1, ge=1, description="groups of channels convolved separately")
+    bias: bool = True
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+
+    @model_validator(mode="after")
+    def _positive(self) -> "Conv2dArgs":
+        for name in ("kernel_size", "stride", "dilation"):
+            if min(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, found {getattr(self, name)}")
+        if min(self.padding) < 0:
+            raise ValueError(f"padding must be >= 0, found {self.padding}")
+        return self
+
+
+class Conv2d(Block):
+    """2-D convolution; ``in_channels`` comes from the input shape."""
+
+    name = "conv2d"
+    description = "2-D convolution (torch.nn.Conv2d); in_channels is inferred."
+    Args = Conv2dArgs
+
+    @classmethod
+    def infer(cls, inputs: Sequence[Shape], args: Conv2dArgs) -> FeatureMap:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        _check_groups(x.channels, args.out_channels, args.groups)
+        height = conv_out(x.height, args.kernel_size[0], args.stride[0], args.padding[0], args.dilation[0], "height")
+        width = conv_out(x.width, args.kernel_size[1], args.stride[1], args.padding[1], args.dilation[1], "width")
+        return FeatureMap(args.out_channels, height, width, x.stride * args.stride[0])
+
+    @classmethod
+    def build(cls, inputs: Sequence[Shape], args: Conv2dArgs, ctx: BuildContext) -> nn.Conv2d:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        return nn.Conv2d(
+            x.channels,
+            args.out_channels,
+            args.kernel_size,
+            stride=args.stride,
+            padding=args.padding,
+            dilation=args.dilation,
+            groups=args.groups,
+            bias=args.bias,
+            padding_mode=args.padding_mode,
+        )
+
+    @classmethod
+    def macs(cls, inputs: Sequence[Shape], output: FeatureMap, args: Conv2dArgs) -> int:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        if output.height is None or output.width is None:
+            return 0
+        per_pixel = (x.channels // args.groups) * args.kernel_size[0] * args.kernel_size[1]
+        return output.channels * output.height * output.width * per_pixel
+
+    @classmethod
+    def num_params(cls, inputs: Sequence[Shape], args: Conv2dArgs) -> int:
+        x = expect_feature_map(inputs[0])
+        weights = args.out_channels * (x.channels // args.groups) * args.kernel_size[0] * args.kernel_size[1]
+        return weights + (args.out_channels if args.bias else 0)
+
+    @classmethod
+    def receptive_field(cls, args: Conv2dArgs) -> ReceptiveFieldStep:  # type: ignore[override]
+        return ReceptiveFieldStep(args.kernel_size, args.stride, args.dilation, args.padding)
+
+
+class ConvTranspose2dArgs(BlockArgs):
+    out_channels: int = Field(ge=1)
+    kernel_size: IntPair
+    stride: IntPair = (1, 1)
+    padding: IntPair = (0, 0)
+    output_padding: IntPair = Field(default=(0, 0), description="extra pixels on the bottom and right of the output")
+    dilation: IntPair = (1, 1)
+    groups: int = Field(default=1, ge=1)
+    bias: bool = True
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "ConvTranspose2dArgs":
+        for name in ("kernel_size", "stride", "dilation"):
+            if min(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, found {getattr(self, name)}")
+        for axis in range(2):
+            limit = max(self.stride[axis], self.dilation[axis])
+            if not 0 <= self.output_padding[axis] < limit:
+                raise ValueError(
+                    f"output_padding {self.output_padding} must be >= 0 and smaller than stride or dilation "
+                    f"(here {limit} along axis {axis})"
+                )
+        if min(self.padding) < 0:
+            raise ValueError(f"padding must be >= 0, found {self.padding}")
+        return self
+
+
+class ConvTranspose2d(Block):
+    """2-D transposed convolution (learned up-sampling)."""
+
+    name = "conv_transpose2d"
+    description = "2-D transposed convolution (torch.nn.ConvTranspose2d); in_channels is inferred."
+    Args = ConvTranspose2dArgs
+
+    @classmethod
+    def infer(cls, inputs: Sequence[Shape], args: ConvTranspose2dArgs) -> FeatureMap:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        _check_groups(x.channels, args.out_channels, args.groups)
+        sizes = [
+            conv_transpose_out(
+                size, args.kernel_size[i], args.stride[i], args.padding[i], args.output_padding[i], args.dilation[i], axis
+            )
+            for i, (size, axis) in enumerate(((x.height, "height"), (x.width, "width")))
+        ]
+        return FeatureMap(args.out_channels, sizes[0], sizes[1], x.stride / Fraction(args.stride[0]))
+
+    @classmethod
+    def build(cls, inputs: Sequence[Shape], args: ConvTranspose2dArgs, ctx: BuildContext) -> nn.ConvTranspose2d:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        return nn.ConvTranspose2d(
+            x.channels,
+            args.out_channels,
+            args.kernel_size,
+            stride=args.stride,
+            padding=args.padding,
+            output_padding=args.output_padding,
+            groups=args.groups,
+            bias=args.bias,
+            dilation=args.dilation,
+        )
+
+    @classmethod
+    def macs(cls, inputs: Sequence[Shape], output: FeatureMap, args: ConvTranspose2dArgs) -> int:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        if x.height is None or x.width is None:
+            return 0
+        per_pixel = (args.out_channels // args.groups) * args.kernel_size[0] * args.kernel_size[1]
+        return x.channels * x.height * x.width * per_pixel
+
+    @classmethod
+    def num_params(cls, inputs: Sequence[Shape], args: ConvTranspose2dArgs) -> int:
+        x = expect_feature_map(inputs[0])
+        weights = x.channels * (args.out_channels // args.groups) * args.kernel_size[0] * args.kernel_size[1]
+        return weights + (args.out_channels if args.bias else 0)

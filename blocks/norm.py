@@ -1,0 +1,77 @@
+"""Normalization blocks."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from pydantic import Field
+from torch import nn
+
+from cvgraph.block import Block, BlockArgs, BuildContext, expect_feature_map
+from cvgraph.errors import ShapeError
+from cvgraph.shapes import FeatureMap, Shape
+
+__all__ = ["BatchNorm2d", "GroupNorm"]
+
+
+class BatchNorm2dArgs(BlockArgs):
+    eps: float = Field(default=1e-5, gt=0)
+    momentum: float | None = Field(default=0.1, ge=0, le=1, description="None: cumulative average")
+    affine: bool = True
+    track_running_stats: bool = True
+
+
+class BatchNorm2d(Block):
+    """Batch normalization over (N, H, W) for each channel."""
+
+    name = "batchnorm2d"
+    description = "Batch normalization of a feature map (torch.nn.BatchNorm2d); num_features is inferred."
+    Args = BatchNorm2dArgs
+
+    @classmethod
+    def infer(cls, inputs: Sequence[Shape], args: BlockArgs) -> FeatureMap:
+        return expect_feature_map(inputs[0])
+
+    @classmethod
+    def build(cls, inputs: Sequence[Shape], args: BatchNorm2dArgs, ctx: BuildContext) -> nn.BatchNorm2d:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        return nn.BatchNorm2d(
+            x.channels,
+            eps=args.eps,
+            momentum=args.momentum,
+            affine=args.affine,
+            track_running_stats=args.track_running_stats,
+        )
+
+    @classmethod
+    def num_params(cls, inputs: Sequence[Shape], args: BatchNorm2dArgs) -> int:
+        return 2 * expect_feature_map(inputs[0]).channels if args.affine else 0
+
+
+class GroupNormArgs(BlockArgs):
+    num_groups: int = Field(ge=1)
+    eps: float = Field(default=1e-5, gt=0)
+    affine: bool = True
+
+
+class GroupNorm(Block):
+    """Group normalization: channels split into groups normalized per sample."""
+
+    name = "groupnorm"
+    description = "Group normalization (torch.nn.GroupNorm); num_channels is inferred."
+    Args = GroupNormArgs
+
+    @classmethod
+    def infer(cls, inputs: Sequence[Shape], args: GroupNormArgs) -> FeatureMap:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        if x.channels % args.num_groups:
+            raise ShapeError(
+                f"num_groups={args.num_groups} must divide the channels",
+                expected=f"channels divisible by {args.num_groups}",
+                found=f"{x.channels} channels",
+            )
+        return x
+
+    @classmethod
+    def build(cls, inputs: Sequence[Shape], args: GroupNormArgs, ctx: BuildContext) -> nn.GroupNorm:  # type: ignore[override]
+        return nn.GroupNorm(args.num_groups, expect_feature_map(inputs[0]).channels, eps=args.eps, affine=args.affine)

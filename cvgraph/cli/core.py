@@ -1,0 +1,188 @@
+"""The core commands: validate, summary, graph, run, schema, zoo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from . import Command
+
+__all__ = ["COMMANDS"]
+
+
+def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", help="spec file (.yaml, .json) or zoo name such as resnet50")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec key, such as params.num_classes=10 (repeatable)",
+    )
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from ..pipeline import load_spec, parse_override
+
+    overrides = dict(parse_override(text) for text in args.overrides)
+    return load_spec(args.spec, overrides=overrides)
+
+
+def _input_shapes(spec: Any, text: str | None) -> dict[str, str] | None:
+    """Map ``--input`` to the spec's first input; ``name=NxCxHxW`` names another."""
+    if not text:
+        return None
+    shapes = {}
+    for item in text.split(","):
+        name, sep, size = item.partition("=")
+        if sep:
+            shapes[name.strip()] = size.strip()
+        else:
+            shapes[next(iter(spec.inputs))] = item.strip()
+    return shapes
+
+
+def _batch(text: str | None) -> int:
+    if not text:
+        return 1
+    size = text.split(",")[0].partition("=")[2] or text.split(",")[0]
+    parts = size.lower().split("x")
+    return int(parts[0]) if len(parts) == 4 and parts[0].isdigit() else 1
+
+
+# validate -------------------------------------------------------------------
+
+
+def _validate_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_spec_arguments(parser)
+    parser.add_argument("--input", help="input size to check, such as 1x3x224x224 (default: any size)")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from ..infer import describe_valid_sizes, infer_shapes, valid_sizes
+    from ..shapes import describe
+
+    spec = _load(args)
+    report = infer_shapes(spec, _input_shapes(spec, args.input))
+    print(f"{spec.name}: valid ({len(report.graph.order)} nodes)")
+    for name, shape in report.inputs.items():
+        print(f"  input  {name}: {describe(shape)}")
+    for name, shape in report.outputs.items():
+        print(f"  output {name}: {describe(shape)}")
+    if args.input is None:
+        free = [n for n, s in report.inputs.items() if getattr(s, "height", 0) is None]
+        if free:
+            print(f"  input sizes (square, up to 512): {describe_valid_sizes(valid_sizes(spec, graph=report.graph))}")
+    return 0
+
+
+# summary --------------------------------------------------------------------
+
+
+def _summary_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_spec_arguments(parser)
+    parser.add_argument("--input", default=None, help="input size NxCxHxW, such as 1x3x224x224")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from ..summary import summarize
+
+    spec = _load(args)
+    text = args.input
+    if text is None:
+        first, declared = next(iter(spec.inputs.items()))
+        text = f"1x{declared.channels}x{declared.height or 224}x{declared.width or 224}"
+    summary = summarize(spec, _input_shapes(spec, text), batch=_batch(text))
+    print(json.dumps(summary.to_dict(), indent=2) if args.json else summary.to_text())
+    return 0
+
+
+# graph ----------------------------------------------------------------------
+
+
+def _graph_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_spec_arguments(parser)
+    parser.add_argument("--format", choices=("mermaid", "dot"), default="mermaid", help="output language")
+    parser.add_argument("--input", default=None, help="input size, to label edges with shapes")
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from ..drawing import to_dot, to_mermaid
+    from ..infer import infer_shapes
+
+    spec = _load(args)
+    report = infer_shapes(spec, _input_shapes(spec, args.input))
+    print(to_mermaid(spec, report) if args.format == "mermaid" else to_dot(spec, report))
+    return 0
+
+
+# run ------------------------------------------------------------------------
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_spec_arguments(parser)
+    parser.add_argument("--image", required=True, action="append", help="image file (repeatable)")
+    parser.add_argument("--weights", help="safetensors file to load")
+    parser.add_argument("--topk", type=int, default=5, help="how many classes to print per image")
+    parser.add_argument("--size", type=int, default=224, help="input height and width in pixels, when the spec leaves them free")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..runner import run_images
+
+    spec = _load(args)
+    for line in run_images(spec, args.image, weights=args.weights, topk=args.topk, size=args.size):
+        print(line)
+    return 0
+
+
+# schema ---------------------------------------------------------------------
+
+
+def _schema_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", "-o", help="write to this file instead of standard output")
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from ..registry import default_registry
+    from ..schema import spec_schema
+    from ..weights import atomic_write
+
+    text = json.dumps(spec_schema(default_registry()), indent=2)
+    if args.output:
+        from pathlib import Path
+
+        atomic_write(Path(args.output), lambda temporary: temporary.write_text(text + "\n"))
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+# zoo ------------------------------------------------------------------------
+
+
+def _zoo_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _zoo(args: argparse.Namespace) -> int:
+    from ..registry import default_registry
+    from ..zoo import zoo_names
+
+    for name in zoo_names(default_registry()):
+        print(name)
+    return 0
+
+
+COMMANDS = [
+    Command("validate", "Check a spec and infer its shapes without building weights.", _validate_arguments, _validate),
+    Command("summary", "Print each node's block, output shape, parameters and MACs.", _summary_arguments, _summary),
+    Command("graph", "Print the graph in Mermaid or Graphviz dot.", _graph_arguments, _graph),
+    Command("run", "Run a classification spec on images and print the top classes.", _run_arguments, _run),
+    Command("schema", "Print the JSON Schema of specs, with every registered block's args.", _schema_arguments, _schema),
+    Command("zoo", "List the spec names of the zoo and of installed plugins.", _zoo_arguments, _zoo),
+]

@@ -1,0 +1,181 @@
+"""The compiler: block modules, nested by node path, called from generated fx code.
+
+Every used node becomes a submodule at its path (``layer1.0.conv1``), so
+state_dict keys follow the spec's node names. The forward pass is a
+``torch.fx.Graph`` with one ``call_module`` per node in topological order,
+turned into Python source by fx: straight-line code with no interpreter
+loop, which ``torch.compile``, ``torch.export`` and ONNX export accept.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+from torch import fx, nn
+
+from .block import BuildContext
+from .errors import SpecError
+from .expand import Ref
+from .infer import ShapeReport, infer_shapes
+from .pipeline import Spec
+from .shapes import describe
+
+__all__ = ["ModelInfo", "compile_spec", "model_info"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a compiled model knows about its spec, stored as ``module.cvgraph``.
+
+    Attributes:
+        name: the spec's name.
+        fingerprint: the spec's fingerprint, written into weights files.
+        input_names: the model inputs in ``forward`` argument order.
+        output_names: the model outputs; one output is returned as a tensor,
+            several as a dict.
+        shapes: the inferred shapes the model was built for.
+        optimized: the inference optimizations applied (such as ``fold_bn``).
+    """
+
+    name: str
+    fingerprint: str
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    shapes: ShapeReport
+    optimized: tuple[str, ...] = ()
+
+
+class SpecContainer(nn.Module):
+    """A module that only groups the nodes of one sub-graph instance or repeat."""
+
+
+def model_info(module: nn.Module) -> ModelInfo:
+    """Return the :class:`ModelInfo` of a model built by cvgraph.
+
+    Raises:
+        TypeError: when the module was not built by cvgraph.
+    """
+    info = getattr(module, "cvgraph", None)
+    if not isinstance(info, ModelInfo):
+        raise TypeError(f"{type(module).__name__} was not built by cvgraph (it has no 'cvgraph' ModelInfo)")
+    return info
+
+
+def _place(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent = root
+    *containers, leaf = path.split(".")
+    for part in containers:
+        child = parent._modules.get(part)
+        if child is None:
+            child = SpecContainer()
+            parent.add_module(part, child)
+        parent = child
+    parent.add_module(leaf, module)
+
+
+def _consumers(spec: Spec, report: ShapeReport) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for path in report.graph.order:
+        for ref in spec.node_index[path].inputs:
+            counts[ref.path] = counts.get(ref.path, 0) + 1
+    for ref in spec.outputs.values():
+        counts[ref.path] = counts.get(ref.path, 0) + 1
+    return counts
+
+
+def _build_modules(spec: Spec, report: ShapeReport) -> nn.Module:
+    root = nn.Module()
+    consumers = _consumers(spec, report)
+    for path in report.graph.order:
+        node = spec.node_index[path]
+        block = spec.blocks[path]
+        in_shapes = [report.shape_of(ref) for ref in node.inputs]
+        only_ref = node.inputs[0] if len(node.inputs) == 1 else None
+        inplace_ok = (
+            only_ref is not None
+            and only_ref.path not in spec.inputs
+            and only_ref.port is None
+            and consumers.get(only_ref.path, 0) == 1
+        )
+        context = BuildContext(path=path, inplace_ok=inplace_ok)
+        try:
+            module = block.build(in_shapes, spec.args[path], context)
+        except SpecError as error:
+            raise error.with_context(location=node.location, node=path) from None
+        except Exception as error:  # noqa: BLE001 - a plugin's builder may raise anything
+            raise SpecError(
+                f"block '{block.name}' failed to build: {type(error).__name__}: {error}",
+                location=node.location,
+                node=path,
+                found=", ".join(describe(s) for s in in_shapes),
+                hint="this is a bug in the block; report it to the block's author",
+            ) from None
+        if not isinstance(module, nn.Module):
+            raise SpecError(
+                f"block '{block.name}' built {type(module).__name__}, not an nn.Module",
+                location=node.location,
+                node=path,
+                hint="this is a bug in the block; report it to the block's author",
+            )
+        _place(root, path, module)
+    return root
+
+
+def _emit(spec: Spec, report: ShapeReport, root: nn.Module) -> fx.GraphModule:
+    graph = fx.Graph()
+    values: dict[str, fx.Node] = {name: graph.placeholder(name) for name in spec.inputs}
+    selected: dict[Ref, fx.Node] = {}
+
+    def value_of(ref: Ref) -> fx.Node:
+        if ref.port is None:
+            return values[ref.path]
+        if ref not in selected:
+            index = spec.blocks[ref.path].outputs.index(ref.port)  # type: ignore[union-attr]
+            selected[ref] = graph.call_function(operator.getitem, (values[ref.path], index))
+        return selected[ref]
+
+    for path in report.graph.order:
+        node = spec.node_index[path]
+        values[path] = graph.call_module(path, tuple(value_of(ref) for ref in node.inputs))
+
+    outputs = {name: value_of(ref) for name, ref in spec.outputs.items()}
+    graph.output(next(iter(outputs.values())) if len(outputs) == 1 else outputs)
+    class_name = "".join(part.capitalize() for part in spec.name.split("_")) or "Model"
+    return fx.GraphModule(root, graph, class_name=class_name)
+
+
+def compile_spec(
+    spec: Spec,
+    input_shapes: Mapping[str, Any] | None = None,
+    *,
+    report: ShapeReport | None = None,
+) -> fx.GraphModule:
+    """Build the modules of a spec and emit its forward pass.
+
+    Args:
+        spec: a loaded spec.
+        input_shapes: input sizes to check the model against (default: the spec's).
+        report: shapes already inferred for this spec.
+
+    Returns:
+        A ``torch.fx.GraphModule`` whose ``forward`` takes the inputs in spec
+        order and returns the output tensor, or a dict for several outputs.
+    """
+    report = report or infer_shapes(spec, input_shapes)
+    root = _build_modules(spec, report)
+    module = _emit(spec, report, root)
+    module.cvgraph = ModelInfo(  # type: ignore[assignment]
+        name=spec.name,
+        fingerprint=spec.fingerprint,
+        input_names=tuple(spec.inputs),
+        output_names=tuple(spec.outputs),
+        shapes=report,
+    )
+    logger.debug("compiled %s: %d nodes", spec.name, len(report.graph.order))
+    return module
