@@ -51,6 +51,7 @@ class Add(Block):
                 and _size_matches(first.height, other.height)
                 and _size_matches(first.width, other.width)
             )
+            _check_strides(first, other, index, "add")
             if not same:
                 raise ShapeError(
                     f"cannot add inputs of different shapes (input 0 and input {index})",
@@ -67,6 +68,20 @@ class Add(Block):
 
 def _size_matches(a: int | None, b: int | None) -> bool:
     return a is None or b is None or a == b
+
+
+def _check_strides(first: Shape, other: Shape, index: int, what: str) -> None:
+    """With free input sizes, inputs of different strides cannot join at every size."""
+    if not (isinstance(first, FeatureMap) and isinstance(other, FeatureMap)):
+        return
+    free = None in (first.height, first.width, other.height, other.width)
+    if free and first.stride != other.stride:
+        raise ShapeError(
+            f"cannot {what} feature maps of different strides (input 0 and input {index})",
+            expected=f"stride {first.stride} (relative to the input)",
+            found=f"stride {other.stride}",
+            hint="resample one input (pooling, a strided conv2d, up-sampling) so both have the same stride",
+        )
 
 
 class ConcatArgs(BlockArgs):
@@ -100,6 +115,7 @@ class Concat(Block):
         if args.dim != 1:
             raise ShapeError("concat supports dim 1 (channels) only for feature maps", found=f"dim {args.dim}")
         for index, other in enumerate(maps[1:], start=1):
+            _check_strides(first, other, index, "concatenate")
             if not (_size_matches(first.height, other.height) and _size_matches(first.width, other.width)):
                 raise ShapeError(
                     f"cannot concatenate feature maps of different sizes (input 0 and input {index})",

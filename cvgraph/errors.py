@@ -64,7 +64,7 @@ class SpecError(ValueError):
         return Location(self.file, self.line)
 
     def _format(self) -> str:
-        parts = [f"{self.location}: "]
+        parts = [f"{self.location}: "] if self.file or self.line else []
         if self.node:
             parts.append(f"node '{self.node}': ")
         parts.append(self.message)

@@ -245,6 +245,8 @@ def describe_valid_sizes(sizes: Sequence[int], max_size: int = 512) -> str:
     if len(sizes) >= 2:
         step = sizes[1] - sizes[0]
         if list(sizes) == list(range(first, max_size + 1, step))[: len(sizes)] and sizes[-1] + step > max_size:
-            return f"every {step}th size from {first} ({first}, {first + step}, {first + 2 * step}, ...)"
+            if first % step == 0:
+                return f"multiples of {step} from {first} ({first}, {first + step}, {first + 2 * step}, ...)"
+            return f"every {step} pixels from {first} ({first}, {first + step}, {first + 2 * step}, ...)"
     shown = ", ".join(map(str, sizes[:12]))
     return f"{shown}{', ...' if len(sizes) > 12 else ''}"

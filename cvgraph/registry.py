@@ -88,6 +88,13 @@ class Registry:
         """
         info = PluginInfo(namespace, distribution or namespace, version)
         source = f"{info.distribution} {info.version}".strip()
+        owner = next((p for p in self.plugins if p.name == namespace), None)
+        if owner is not None:
+            raise PluginError(
+                f"namespace '{namespace}' is registered twice: by '{owner.distribution} {owner.version}'".rstrip()
+                + f" and by '{source}'",
+                hint="uninstall one of the two plugins, or rename one entry point",
+            )
         try:
             self.manager.register(plugin, name=namespace)
         except (ValueError, pluggy.PluginValidationError) as error:

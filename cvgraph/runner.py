@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -17,8 +16,6 @@ from .shapes import Vector
 from .weights import load_weights
 
 __all__ = ["run_images", "imagenet_categories"]
-
-logger = logging.getLogger(__name__)
 
 
 def imagenet_categories() -> list[str]:
@@ -49,16 +46,17 @@ def run_images(
     if declared.channels != 3:
         raise SpecError(f"'cvgraph run' reads RGB images, but input '{name}' has {declared.channels} channels")
 
+    # Read every image first, so that a bad path fails before the model is built.
+    pictures = [(image_path, read_image(image_path)) for image_path in images]
     model = compile_spec(spec, report=report).eval()
     if weights is not None:
         load_weights(model, weights)
     else:
-        logger.warning("no --weights given: the model has random weights, so the classes mean nothing")
         yield "note: no --weights given; the model has random weights, so the classes are not meaningful"
     categories = imagenet_categories() if output.features == 1000 else None
 
-    for image_path in images:
-        batch = to_tensor(read_image(image_path), (height, width))
+    for image_path, picture in pictures:
+        batch = to_tensor(picture, (height, width))
         with torch.inference_mode():
             logits = model(batch)
         if isinstance(logits, dict):

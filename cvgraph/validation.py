@@ -42,10 +42,24 @@ def _locate(tree: Any, loc: Iterable[Any], default: Location) -> tuple[Location,
     return location, node
 
 
+def _model_in(annotation: Any) -> tuple[Any, bool]:
+    """Return the pydantic model inside an annotation, and whether it sits in a dict."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    origin = getattr(annotation, "__origin__", None)
+    for arg in getattr(annotation, "__args__", ()):
+        model, _ = _model_in(arg)
+        if model is not None:
+            return model, origin is dict
+    return None, False
+
+
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Return the field names a model accepts at ``loc``, for 'did you mean' hints."""
     current: Any = model
-    for key in loc:
+    keys = list(loc)
+    while keys:
+        key = keys.pop(0)
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return []
         field = current.model_fields.get(key) or next(
@@ -53,17 +67,24 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         )
         if field is None:
             return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            current = annotation
-        elif args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
-            current = args[-1]
-        else:
+        current, in_dict = _model_in(field.annotation)
+        if current is None:
             return []
+        if in_dict:
+            if not keys:
+                return []
+            keys.pop(0)
     if isinstance(current, type) and issubclass(current, BaseModel):
         return [f.alias or name for name, f in current.model_fields.items()]
     return []
+
+
+def _node_of(loc: tuple[Any, ...]) -> str | None:
+    if len(loc) >= 2 and loc[0] == "nodes":
+        return str(loc[1])
+    if len(loc) >= 4 and loc[0] == "define" and loc[2] == "nodes":
+        return f"{loc[1]} (sub-graph).{loc[3]}"
+    return None
 
 
 def _translate(model: type[BaseModel], error: dict[str, Any], tree: Any, default: Location, node: str | None, what: str) -> SpecError:
@@ -71,6 +92,7 @@ def _translate(model: type[BaseModel], error: dict[str, Any], tree: Any, default
     kind = error["type"]
     key = ".".join(str(part) for part in loc)
     location, _value = _locate(tree, loc, default)
+    node = node or _node_of(loc)
 
     if kind == "missing":
         return SpecError(f"{what}: missing required key '{loc[-1]}'", location=location, node=node, expected=f"a value for '{key}'")
@@ -125,12 +147,21 @@ def validate_model(
         first = translated[0]
         if len(translated) == 1:
             raise first from None
-        others = "\n".join(f"  also: {e.location}: {e.message}" for e in translated[1:6])
+        lines = "\n".join(f"  - {e.location}: {_one_line(e)}" for e in translated[:10])
+        more = f"\n  - and {len(translated) - 10} more" if len(translated) > 10 else ""
         raise SpecError(
-            first.message,
+            f"{what}: {len(translated)} problems\n{lines}{more}",
             location=first.location,
-            node=node,
-            expected=first.expected,
-            found=first.found,
-            hint=(first.hint + "\n" if first.hint else "") + others,
+            node=node or first.node,
         ) from None
+
+
+def _one_line(error: SpecError) -> str:
+    text = error.message
+    if error.node:
+        text = f"node '{error.node}': {text}"
+    if error.found is not None:
+        text += f" (found {error.found})"
+    if error.hint:
+        text += f"; {error.hint}"
+    return text
