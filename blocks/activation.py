@@ -17,12 +17,17 @@ __all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "Sigmoid", "Tanh", "SiLU", "GE
 class _ElementWise(Block):
     """A block whose output has the shape of its only input."""
 
+    view_of_input = False
+    saves_output = False
+
     @classmethod
     def infer(cls, inputs: Sequence[Shape], args: BlockArgs) -> Shape:
         return inputs[0]
 
 
 class ReLU(_ElementWise):
+    inplace = True
+    saves_output = True
     name = "relu"
     description = "max(x, 0); in place when the input feeds no other node."
 
@@ -32,6 +37,8 @@ class ReLU(_ElementWise):
 
 
 class ReLU6(_ElementWise):
+    inplace = True
+    saves_output = True
     name = "relu6"
     description = "min(max(x, 0), 6)."
 
@@ -45,6 +52,8 @@ class LeakyReLUArgs(BlockArgs):
 
 
 class LeakyReLU(_ElementWise):
+    inplace = True
+    saves_output = True
     name = "leaky_relu"
     description = "x for x >= 0, negative_slope * x otherwise."
     Args = LeakyReLUArgs
@@ -84,6 +93,7 @@ class PReLU(_ElementWise):
 
 
 class Sigmoid(_ElementWise):
+    saves_output = True
     name = "sigmoid"
     description = "1 / (1 + exp(-x))."
 
@@ -93,6 +103,7 @@ class Sigmoid(_ElementWise):
 
 
 class Tanh(_ElementWise):
+    saves_output = True
     name = "tanh"
     description = "Hyperbolic tangent."
 
@@ -120,6 +131,7 @@ class GELU(_ElementWise):
 
 
 class Softmax(_ElementWise):
+    saves_output = True
     name = "softmax"
     description = "Softmax over the channels (dim 1) of a feature map, or over a vector."
 
@@ -135,6 +147,7 @@ class Softmax(_ElementWise):
 
 
 class Identity(_ElementWise):
+    view_of_input = True
     name = "identity"
     description = "Pass the input through unchanged."
 
@@ -148,6 +161,7 @@ class DropoutArgs(BlockArgs):
 
 
 class Dropout(_ElementWise):
+    view_of_input = True
     name = "dropout"
     description = "Zero elements with probability p in training; identity in eval mode."
     Args = DropoutArgs

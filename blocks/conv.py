@@ -50,6 +50,9 @@ class Conv2dArgs(BlockArgs):
 class Conv2d(Block):
     """2-D convolution; ``in_channels`` comes from the input shape."""
 
+    view_of_input = False
+    saves_output = False
+
     name = "conv2d"
     description = "2-D convolution (torch.nn.Conv2d); in_channels is inferred."
     Args = Conv2dArgs
@@ -125,6 +128,9 @@ class ConvTranspose2dArgs(BlockArgs):
 
 class ConvTranspose2d(Block):
     """2-D transposed convolution (learned up-sampling)."""
+
+    view_of_input = False
+    saves_output = False
 
     name = "conv_transpose2d"
     description = "2-D transposed convolution (torch.nn.ConvTranspose2d); in_channels is inferred."

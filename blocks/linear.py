@@ -17,6 +17,9 @@ __all__ = ["Flatten", "Linear"]
 class Flatten(Block):
     """(N, C, H, W) -> (N, C*H*W), in the memory order of ``torch.flatten``."""
 
+    view_of_input = True
+    saves_output = False
+
     name = "flatten"
     description = "Flatten a feature map of fixed size into a vector."
 
@@ -46,6 +49,9 @@ class LinearArgs(BlockArgs):
 
 class Linear(Block):
     """Fully connected layer; ``in_features`` comes from the input vector."""
+
+    view_of_input = False
+    saves_output = False
 
     name = "linear"
     description = "Fully connected layer (torch.nn.Linear); in_features is inferred."

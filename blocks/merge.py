@@ -35,6 +35,10 @@ class _Sum(nn.Module):
 class Add(Block):
     """Element-wise sum of inputs of one shape (residual connections)."""
 
+    inplace = True
+    view_of_input = False
+    saves_output = False
+
     name = "add"
     description = "Element-wise sum of two or more inputs of the same shape."
     arity = (2, None)
@@ -102,6 +106,9 @@ class _Concat(nn.Module):
 
 class Concat(Block):
     """Concatenation of feature maps along the channels."""
+
+    view_of_input = False
+    saves_output = False
 
     name = "concat"
     description = "Concatenate feature maps of the same height and width along the channels."

@@ -24,6 +24,9 @@ class BatchNorm2dArgs(BlockArgs):
 class BatchNorm2d(Block):
     """Batch normalization over (N, H, W) for each channel."""
 
+    view_of_input = False
+    saves_output = False
+
     name = "batchnorm2d"
     description = "Batch normalization of a feature map (torch.nn.BatchNorm2d); num_features is inferred."
     Args = BatchNorm2dArgs
@@ -56,6 +59,9 @@ class GroupNormArgs(BlockArgs):
 
 class GroupNorm(Block):
     """Group normalization: channels split into groups normalized per sample."""
+
+    view_of_input = False
+    saves_output = False
 
     name = "groupnorm"
     description = "Group normalization (torch.nn.GroupNorm); num_channels is inferred."

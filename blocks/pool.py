@@ -58,6 +58,9 @@ def _pooled(x: FeatureMap, args: _PoolArgs, dilation: tuple[int, int]) -> Featur
 class MaxPool2d(Block):
     """Max pooling over a sliding window."""
 
+    view_of_input = False
+    saves_output = False
+
     name = "maxpool2d"
     description = "2-D max pooling (torch.nn.MaxPool2d)."
     Args = MaxPool2dArgs
@@ -81,6 +84,9 @@ class AvgPool2dArgs(_PoolArgs):
 
 class AvgPool2d(Block):
     """Average pooling over a sliding window."""
+
+    view_of_input = False
+    saves_output = False
 
     name = "avgpool2d"
     description = "2-D average pooling (torch.nn.AvgPool2d)."
@@ -112,6 +118,9 @@ class AdaptiveAvgPool2dArgs(BlockArgs):
 class AdaptiveAvgPool2d(Block):
     """Average pooling to a fixed output size, whatever the input size."""
 
+    view_of_input = False
+    saves_output = False
+
     name = "adaptive_avgpool2d"
     description = "Average pooling to a fixed output size (torch.nn.AdaptiveAvgPool2d)."
     Args = AdaptiveAvgPool2dArgs
@@ -134,6 +143,9 @@ class _GlobalAvgPool(nn.Module):
 
 class GlobalAvgPool(Block):
     """Average each channel over all pixels: (N, C, H, W) -> (N, C)."""
+
+    view_of_input = False
+    saves_output = False
 
     name = "global_avgpool"
     description = "Mean over height and width, giving a vector of the channels."

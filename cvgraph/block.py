@@ -86,8 +86,8 @@ class BuildContext:
 
     Attributes:
         path: the node path, such as ``layer1.0.relu``.
-        inplace_ok: True when the block's only input feeds no other node, so an
-            in-place operation cannot clobber a value that is read later.
+        inplace_ok: True when the block may overwrite its first input: no other
+            node reads that memory, and autograd does not keep it for backward.
     """
 
     path: str
@@ -113,6 +113,16 @@ class Block:
     """True for blocks with data-dependent control flow that fx must not trace."""
     head: ClassVar[bool] = False
     """True for blocks that produce task outputs (scores, boxes, masks)."""
+
+    # Memory facts the compiler uses to decide where in-place operations are safe.
+    # The defaults assume the worst, so a block that leaves them alone is never
+    # the victim of another block's in-place write.
+    inplace: ClassVar[bool] = False
+    """True if the module overwrites its first input when ``ctx.inplace_ok`` is set."""
+    view_of_input: ClassVar[bool] = True
+    """True if the output may share memory with the first input (identity, flatten, dropout in eval)."""
+    saves_output: ClassVar[bool] = True
+    """True if autograd keeps the output for the backward pass (relu, sigmoid), so it must not be overwritten."""
 
     @classmethod
     def infer(cls, inputs: Sequence[Shape], args: BlockArgs) -> Shape | Mapping[str, Shape]:

@@ -79,31 +79,60 @@ def _place(root: nn.Module, path: str, module: nn.Module) -> None:
     parent.add_module(leaf, module)
 
 
-def _consumers(spec: Spec, report: ShapeReport) -> dict[str, int]:
-    counts: dict[str, int] = {}
+def _inplace_plan(spec: Spec, report: ShapeReport) -> dict[str, bool]:
+    """Decide for each node whether it may overwrite its first input.
+
+    Values that share memory (a node's output and the input of an in-place or
+    view node) form one group. A node may write in place when it is the only
+    reader of its group that does not itself alias the group, the group is
+    not a model input, and autograd keeps none of the group's memory for the
+    backward pass. Readers not decided yet count as readers, so the plan errs
+    toward copying.
+    """
+    readers: dict[str, list[str]] = {}
     for path in report.graph.order:
         for ref in spec.node_index[path].inputs:
-            counts[ref.path] = counts.get(ref.path, 0) + 1
-    for ref in spec.outputs.values():
-        counts[ref.path] = counts.get(ref.path, 0) + 1
-    return counts
+            readers.setdefault(ref.path, []).append(path)
+    for name, ref in spec.outputs.items():
+        readers.setdefault(ref.path, []).append(f"<output {name}>")
+
+    root: dict[str, str] = {name: name for name in spec.inputs}
+    members: dict[str, list[str]] = {name: [name] for name in spec.inputs}
+    aliasing: set[str] = set()
+    saved: set[str] = set()
+    plan: dict[str, bool] = {}
+    for path in report.graph.order:
+        block = spec.blocks[path]
+        inputs = spec.node_index[path].inputs
+        first = inputs[0] if inputs else None
+        group = root[first.path] if first is not None and first.port is None else None
+
+        allowed = False
+        if group is not None and group not in spec.inputs and group not in saved:
+            uses = sum(1 for value in members[group] for reader in readers.get(value, []) if reader not in aliasing)
+            allowed = uses == 1
+        plan[path] = allowed
+
+        writes_in_place = allowed and block.inplace
+        if group is not None and (writes_in_place or block.view_of_input):
+            root[path] = group
+            aliasing.add(path)
+        else:
+            root[path] = path
+        members.setdefault(root[path], []).append(path)
+        if block.saves_output:
+            saved.add(root[path])
+    return plan
 
 
 def _build_modules(spec: Spec, report: ShapeReport) -> nn.Module:
     root = nn.Module()
-    consumers = _consumers(spec, report)
+    plan = _inplace_plan(spec, report)
     for path in report.graph.order:
         node = spec.node_index[path]
         block = spec.blocks[path]
         in_shapes = [report.shape_of(ref) for ref in node.inputs]
-        only_ref = node.inputs[0] if len(node.inputs) == 1 else None
-        inplace_ok = (
-            only_ref is not None
-            and only_ref.path not in spec.inputs
-            and only_ref.port is None
-            and consumers.get(only_ref.path, 0) == 1
-        )
-        context = BuildContext(path=path, inplace_ok=inplace_ok)
+        context = BuildContext(path=path, inplace_ok=plan[path])
         try:
             module = block.build(in_shapes, spec.args[path], context)
         except SpecError as error:

@@ -100,3 +100,52 @@ def test_shape_inference_allocates_no_weights():
     assert str(report.outputs["logits"]) == "1000"
     assert str(report.nodes["layer4.2.relu"]) == "2048x7x7"
     assert report.nodes["layer4.2.relu"].stride == 32
+
+
+def _inplace_flags(model):
+    return {name: module.inplace for name, module in model.named_modules() if hasattr(module, "inplace")}
+
+
+def test_inplace_plan_matches_torchvision_resnet_and_its_gradients():
+    import torchvision
+
+    model = cvgraph.build("resnet50")
+    reference = torchvision.models.resnet50(weights=None)
+    model.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 3, 64, 64, requires_grad=True)
+
+    model(x).sum().backward()
+    ours = x.grad.clone()
+    x.grad = None
+    reference(x).sum().backward()
+
+    assert all(_inplace_flags(model).values())
+    assert (ours - x.grad).abs().max().item() <= 1e-4
+
+
+def test_inplace_is_refused_where_memory_is_read_again_or_saved():
+    spec = {
+        "name": "guards",
+        "inputs": {"image": {"channels": 2}},
+        "nodes": {
+            "on_input": {"block": "relu"},
+            "conv": {"block": "conv2d", "args": {"out_channels": 2, "kernel_size": 1}},
+            "shared": {"block": "relu", "from": "conv"},
+            "other_reader": {"block": "conv2d", "from": "conv", "args": {"out_channels": 2, "kernel_size": 1}},
+            "after_relu": {"block": "add", "from": ["shared", "other_reader"]},
+            "view": {"block": "identity", "from": "other_reader"},
+            "through_view": {"block": "relu", "from": "view"},
+            "total": {"block": "add", "from": ["after_relu", "through_view", "on_input"]},
+        },
+    }
+    model = cvgraph.build(spec)
+    flags = _inplace_flags(model)
+    x = torch.randn(1, 2, 4, 4, requires_grad=True)
+
+    model(x).sum().backward()
+
+    assert flags["on_input"] is False  # a model input is never overwritten
+    assert flags["shared"] is False  # conv is also read by other_reader
+    assert flags["after_relu"] is False  # autograd keeps the relu output
+    assert flags["through_view"] is False  # identity shares other_reader's memory, read by after_relu
+    assert x.grad is not None
