@@ -53,7 +53,7 @@ def to_tensor(image: np.ndarray, size: tuple[int, int] | None = None, normalize:
         size: resize to this (height, width) with bilinear interpolation.
         normalize: subtract the ImageNet mean and divide by its standard deviation.
     """
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255).unsqueeze(0)
+    tensor = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float().div_(255).unsqueeze(0)
     if size is not None and tuple(tensor.shape[-2:]) != tuple(size):
         tensor = torch.nn.functional.interpolate(tensor, size=size, mode="bilinear", align_corners=False, antialias=True)
     if normalize:
