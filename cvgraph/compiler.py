@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import torch
 from torch import fx, nn
 
+from ._gc import without_gc
 from .block import BuildContext
 from .errors import SpecError
 from .expand import Ref
@@ -179,6 +180,7 @@ def _emit(spec: Spec, report: ShapeReport, root: nn.Module) -> fx.GraphModule:
     return fx.GraphModule(root, graph, class_name=class_name)
 
 
+@without_gc
 def compile_spec(
     spec: Spec,
     input_shapes: Mapping[str, Any] | None = None,

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
+from ._gc import without_gc
 from .errors import Location, ShapeError, SpecError
 from .expand import Ref
 from .graph import SpecGraph, build_graph
@@ -157,6 +158,7 @@ def _run(spec: Spec, graph: SpecGraph, inputs: dict[str, Shape]) -> ShapeReport:
     return report
 
 
+@without_gc
 def infer_shapes(
     spec: Spec, input_shapes: Mapping[str, Any] | None = None, *, graph: SpecGraph | None = None
 ) -> ShapeReport:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ._gc import without_gc
 from .block import Block, BlockArgs
 from .errors import Location, SpecError
 from .expand import ExpandLimits, FlatNode, Ref, expand
@@ -269,6 +270,7 @@ def _evaluate_value(value: Any, names: Mapping[str, Any], where: Location, what:
     return value
 
 
+@without_gc
 def load_spec(
     source: str | Path | Mapping[str, Any],
     *,

@@ -13,17 +13,18 @@ __all__ = ["zoo_names", "find_spec"]
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def _spec_files(registry: Registry) -> dict[str, Path]:
+def _spec_files(registry: Registry, *, libraries: bool = False) -> dict[str, Path]:
+    """Map spec names to files; ``_``-prefixed include libraries only when asked."""
     files: dict[str, Path] = {}
     for folder, _source in registry.spec_dirs():
         for path in sorted(folder.iterdir()):
-            if path.suffix in SPEC_SUFFIXES and not path.name.startswith("_"):
+            if path.suffix in SPEC_SUFFIXES and (libraries or not path.name.startswith("_")):
                 files.setdefault(path.stem, path)
     return files
 
 
 def zoo_names(registry: Registry) -> list[str]:
-    """Return the names of every spec in the zoo and in plugin spec folders."""
+    """Return the names of every model spec in the zoo and in plugin spec folders."""
     return sorted(_spec_files(registry))
 
 
@@ -33,7 +34,7 @@ def find_spec(name: str, registry: Registry) -> Path:
     Raises:
         SpecError: naming near matches when no spec has that name.
     """
-    files = _spec_files(registry)
+    files = _spec_files(registry, libraries=True)
     if name in files:
         return files[name]
     close = difflib.get_close_matches(name, list(files), n=3)

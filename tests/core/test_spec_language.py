@@ -176,3 +176,19 @@ def test_large_chain_does_not_hit_recursion_limit():
     report = cvgraph.infer_shapes(spec, {"x": "1x1x2x2"})
 
     assert len(report.nodes) == 10_000
+
+
+def test_include_library_by_zoo_name(tmp_path):
+    path = _write(
+        tmp_path / "net.yaml",
+        """
+        name: net
+        include: [_resnet_blocks]
+        inputs: {image: {channels: 3}}
+        nodes:
+          block: {block: basic_block, args: {planes: 3}}
+        """,
+    )
+    model = cvgraph.build(path)
+
+    assert "block.conv1.weight" in model.state_dict()
