@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a compiled model knows about its spec, stored as ``module.cvgraph``.
+    """Facts about the spec that a compiled model carries as ``module.cvgraph``.
 
     Attributes:
         name: the spec's name.
