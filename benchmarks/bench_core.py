@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import cvgraph  # noqa: E402
 from cvgraph.pipeline import load_spec  # noqa: E402
 from cvgraph.infer import infer_shapes  # noqa: E402
+from cvgraph.optimize import optimize_for_inference  # noqa: E402
 from _timing import interleaved_medians, report  # noqa: E402
 
 
@@ -53,12 +54,7 @@ def bench_forward(repeats: int) -> None:
     reference = torchvision.models.resnet50(weights=None).eval()
     model = cvgraph.build("resnet50").eval()
     model.load_state_dict(reference.state_dict())
-    optimized = cvgraph.build("resnet50", fold_bn=True, channels_last=True)
-    optimized_source = cvgraph.build("resnet50").eval()
-    optimized_source.load_state_dict(reference.state_dict())
-    from cvgraph.optimize import optimize_for_inference
-
-    optimized = optimize_for_inference(optimized_source)
+    optimized = optimize_for_inference(model, fold_bn=True, channels_last=True)
     x = torch.randn(8, 3, 224, 224)
 
     def run(module):

@@ -2,7 +2,7 @@
 
 A block is a class with a name, a pydantic ``Args`` model, a pure shape
 function and a builder. The compiler never looks inside a block: it validates
-the arguments with ``Args``, asks ``infer`` for the output shape, then calls
+the arguments with ``Args``, calls ``infer`` for the output shape, then calls
 ``build`` once every shape in the graph is known.
 
 Example::
@@ -72,7 +72,7 @@ IntPair = Annotated[tuple[int, int], BeforeValidator(_to_pair), WithJsonSchema(_
 
 @dataclass(frozen=True)
 class ReceptiveFieldStep:
-    """How one block widens the receptive field: kernel, stride and dilation per axis."""
+    """The receptive-field step of one block: kernel, stride, dilation and padding per axis."""
 
     kernel: tuple[int, int]
     stride: tuple[int, int]
@@ -82,7 +82,7 @@ class ReceptiveFieldStep:
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What the compiler tells a block's ``build`` beyond its shapes and args.
+    """Facts the compiler passes to a block's ``build`` beyond its shapes and args.
 
     Attributes:
         path: the node path, such as ``layer1.0.relu``.

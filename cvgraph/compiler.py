@@ -84,11 +84,11 @@ def _inplace_plan(spec: Spec, report: ShapeReport) -> dict[str, bool]:
     """Decide for each node whether it may overwrite its first input.
 
     Values that share memory (a node's output and the input of an in-place or
-    view node) form one group. A node may write in place when it is the only
-    reader of its group that does not itself alias the group, the group is
-    not a model input, and autograd keeps none of the group's memory for the
-    backward pass. Readers not decided yet count as readers, so the plan errs
-    toward copying.
+    view node) form one group. A node may write in place when three things
+    hold. It is the only reader of its group that does not itself alias the
+    group. The group is not a model input. Autograd keeps none of the group's
+    memory for the backward pass. Readers not decided yet count as readers,
+    so the plan errs toward copying.
     """
     readers: dict[str, list[str]] = {}
     for path in report.graph.order:

@@ -64,7 +64,7 @@ def test_inference_optimizations_keep_outputs_within_1e_4(photo_batch, fold_bn, 
         assert optimized.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
-def test_build_with_fold_bn_gives_eval_model_without_batchnorm():
+def test_fold_bn_build_removes_batchnorm():
     model = cvgraph.build("resnet18", fold_bn=True)
 
     assert not model.training
@@ -123,7 +123,7 @@ def test_inplace_plan_matches_torchvision_resnet_and_its_gradients():
     assert (ours - x.grad).abs().max().item() <= 1e-4
 
 
-def test_inplace_is_refused_where_memory_is_read_again_or_saved():
+def test_inplace_refused_for_shared_memory():
     spec = {
         "name": "guards",
         "inputs": {"image": {"channels": 2}},
