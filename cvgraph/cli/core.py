@@ -162,6 +162,31 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+# export ---------------------------------------------------------------------
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_spec_arguments(parser)
+    parser.add_argument("--input", default="1x3x224x224", help="example input size NxCxHxW (default 1x3x224x224)")
+    parser.add_argument("--format", choices=("pt2", "onnx"), default="pt2", help="torch.export program or ONNX")
+    parser.add_argument("--weights", help="safetensors weights to load before export")
+    parser.add_argument("--output", "-o", required=True, help="file to write")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..compiler import compile_spec
+    from ..export import export_model
+    from ..weights import load_weights
+
+    spec = _load(args)
+    model = compile_spec(spec, _input_shapes(spec, args.input))
+    if args.weights:
+        load_weights(model, args.weights)
+    path = export_model(model, args.output, format=args.format, batch=_batch(args.input))
+    print(f"wrote {path} ({args.format})")
+    return 0
+
+
 # zoo ------------------------------------------------------------------------
 
 
@@ -184,5 +209,6 @@ COMMANDS = [
     Command("graph", "Print the graph in Mermaid or Graphviz dot.", _graph_arguments, _graph),
     Command("run", "Run a classification spec on images and print the top classes.", _run_arguments, _run),
     Command("schema", "Print the JSON Schema of specs, with every registered block's args.", _schema_arguments, _schema),
+    Command("export", "Export a spec's model as a torch.export program (.pt2) or ONNX.", _export_arguments, _export),
     Command("zoo", "List the spec names of the zoo and of installed plugins.", _zoo_arguments, _zoo),
 ]
