@@ -172,6 +172,10 @@ class ConvTranspose2d(Block):
         return x.channels * x.height * x.width * per_pixel
 
     @classmethod
+    def receptive_field(cls, args: ConvTranspose2dArgs) -> ReceptiveFieldStep:  # type: ignore[override]
+        return ReceptiveFieldStep(args.kernel_size, args.stride, args.dilation, args.padding, transposed=True)
+
+    @classmethod
     def num_params(cls, inputs: Sequence[Shape], args: ConvTranspose2dArgs) -> int:
         x = expect_feature_map(inputs[0])
         weights = x.channels * (args.out_channels // args.groups) * args.kernel_size[0] * args.kernel_size[1]

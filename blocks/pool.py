@@ -135,6 +135,10 @@ class AdaptiveAvgPool2d(Block):
     def build(cls, inputs: Sequence[Shape], args: AdaptiveAvgPool2dArgs, ctx: BuildContext) -> nn.Module:  # type: ignore[override]
         return nn.AdaptiveAvgPool2d(args.output_size)
 
+    @classmethod
+    def receptive_field(cls, args: AdaptiveAvgPool2dArgs) -> ReceptiveFieldStep:  # type: ignore[override]
+        return ReceptiveFieldStep(whole_input=True)
+
 
 class _GlobalAvgPool(nn.Module):
     def forward(self, x):  # type: ignore[no-untyped-def]

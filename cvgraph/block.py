@@ -74,10 +74,14 @@ IntPair = Annotated[tuple[int, int], BeforeValidator(_to_pair), WithJsonSchema(_
 class ReceptiveFieldStep:
     """The receptive-field step of one block: kernel, stride, dilation and padding per axis."""
 
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
     dilation: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
+    transposed: bool = False
+    """True for up-sampling blocks: the stride divides the distance between output pixels."""
+    whole_input: bool = False
+    """True when every output pixel depends on the whole input (adaptive pooling)."""
 
 
 @dataclass(frozen=True)

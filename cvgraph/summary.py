@@ -10,6 +10,7 @@ import torch
 from .compiler import compile_spec
 from .infer import ShapeReport, infer_shapes
 from .pipeline import Spec
+from .receptive import receptive_fields
 from .shapes import describe
 
 __all__ = ["NodeRow", "Summary", "summarize"]
@@ -25,6 +26,7 @@ class NodeRow:
         output: the output shape, as text.
         params: trainable and frozen parameters of the node's module.
         macs: multiply-accumulates for the whole batch.
+        receptive_field: input pixels one output pixel sees ("35x35"), or "global".
     """
 
     path: str
@@ -32,6 +34,7 @@ class NodeRow:
     output: str
     params: int
     macs: int
+    receptive_field: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,15 @@ class Summary:
     def to_text(self) -> str:
         widths = [max(len("node"), *(len(r.path) for r in self.rows)), max(len("block"), *(len(r.block) for r in self.rows))]
         shape_width = max(len("output"), *(len(r.output) for r in self.rows))
-        header = f"{'node':<{widths[0]}}  {'block':<{widths[1]}}  {'output':<{shape_width}}  {'params':>12}  {'MACs':>15}"
+        header = (
+            f"{'node':<{widths[0]}}  {'block':<{widths[1]}}  {'output':<{shape_width}}  "
+            f"{'params':>12}  {'MACs':>15}  {'receptive field':>15}"
+        )
         lines = [f"{self.name}: inputs {', '.join(f'{k} {v}' for k, v in self.inputs.items())}", header, "-" * len(header)]
         for row in self.rows:
             lines.append(
-                f"{row.path:<{widths[0]}}  {row.block:<{widths[1]}}  {row.output:<{shape_width}}  {row.params:>12,}  {row.macs:>15,}"
+                f"{row.path:<{widths[0]}}  {row.block:<{widths[1]}}  {row.output:<{shape_width}}  "
+                f"{row.params:>12,}  {row.macs:>15,}  {row.receptive_field:>15}"
             )
         lines.append("-" * len(header))
         lines.append(f"total parameters: {self.total_params:,}")
@@ -86,6 +93,7 @@ def summarize(spec: Spec, input_shapes: Mapping[str, Any] | None = None, batch: 
     report: ShapeReport = infer_shapes(spec, input_shapes)
     with torch.device("meta"):
         model = compile_spec(spec, report=report)
+    fields = receptive_fields(spec, report)
     rows = []
     for path in report.graph.order:
         node = spec.node_index[path]
@@ -94,7 +102,7 @@ def summarize(spec: Spec, input_shapes: Mapping[str, Any] | None = None, batch: 
         params = sum(p.numel() for p in module.parameters())
         in_shapes = [report.shape_of(ref) for ref in node.inputs]
         macs = block.macs(in_shapes, report.nodes[path], spec.args[path]) * batch
-        rows.append(NodeRow(path, block.name, describe(report.nodes[path]), params, macs))
+        rows.append(NodeRow(path, block.name, describe(report.nodes[path]), params, macs, str(fields[path])))
     return Summary(
         name=spec.name,
         batch=batch,

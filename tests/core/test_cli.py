@@ -44,7 +44,7 @@ def test_summary_json_totals_match_torchvision():
     assert result.returncode == 0, result.stderr
     assert summary["total_params"] == sum(p.numel() for p in torchvision.models.resnet50().parameters())
     assert round(summary["total_macs"] / 1e9, 2) == 4.09
-    assert summary["nodes"][0] == {"path": "conv1", "block": "conv2d", "output": "FeatureMap(64x112x112)", "params": 9408, "macs": 118013952}
+    assert summary["nodes"][0] == {"path": "conv1", "block": "conv2d", "output": "FeatureMap(64x112x112)", "params": 9408, "macs": 118013952, "receptive_field": "7x7"}
 
 
 def test_summary_set_override_changes_classes():
