@@ -49,18 +49,21 @@ def bench_build(repeats: int) -> None:
     report("ResNet-50 validation and shape inference alone", validate, "torchvision resnet50()")
 
 
-def bench_forward(repeats: int) -> None:
+def bench_forward(repeats: int, device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
     torch.manual_seed(0)
     reference = torchvision.models.resnet50(weights=None).eval()
     model = cvgraph.build("resnet50").eval()
     model.load_state_dict(reference.state_dict())
     optimized = optimize_for_inference(model, fold_bn=True, channels_last=True)
-    x = torch.randn(8, 3, 224, 224)
+    reference, model, optimized = (m.to(device=device, dtype=dtype) for m in (reference, model, optimized))
+    x = torch.randn(8, 3, 224, 224, device=device, dtype=dtype)
 
     def run(module):
         def call():
             with torch.inference_mode():
                 module(x)
+            if device == "cuda":
+                torch.cuda.synchronize()
 
         return call
 
@@ -74,7 +77,8 @@ def bench_forward(repeats: int) -> None:
         },
         repeats,
     )
-    report(f"ResNet-50 eval forward, batch 8, 224x224, {torch.get_num_threads()} threads", medians, "torchvision eager")
+    where = f"{torch.get_num_threads()} CPU threads" if device == "cpu" else torch.cuda.get_device_name()
+    report(f"ResNet-50 eval forward, batch 8, 224x224, {dtype}, {where}", medians, "torchvision eager")
     print(f"  max |optimized - torchvision| = {error:.2e}")
 
 
@@ -111,14 +115,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--skip-forward", action="store_true")
+    parser.add_argument("--skip-build", action="store_true", help="only the forward benchmark")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {torch.get_num_threads()} threads")
-    bench_build(args.repeats)
+    if not args.skip_build:
+        bench_build(args.repeats)
     if not args.skip_forward:
-        bench_forward(args.repeats)
-    bench_inference_scaling()
+        bench_forward(args.repeats, args.device, getattr(torch, args.dtype))
+    if not args.skip_build:
+        bench_inference_scaling()
 
 
 if __name__ == "__main__":
