@@ -30,7 +30,7 @@ def _example_inputs(model: nn.Module, batch: int) -> tuple[torch.Tensor, ...]:
         dims = shape.torch_size()
         if any(d is None for d in dims):
             raise SpecError(
-                f"input '{name}' has a free size ({shape}); export needs a fixed example size",
+                f"input '{name}' has a free size ({shape}), but export needs a fixed example size",
                 hint="pass --input NxCxHxW, such as 1x3x224x224",
             )
         tensors.append(torch.randn(batch, *dims))

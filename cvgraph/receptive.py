@@ -6,7 +6,7 @@ whose pixels are ``jump`` input pixels apart and see ``size`` input pixels to
     size_out = size_in + (k - 1) * d * jump_in
     jump_out = jump_in * s
 
-A join (add, concat) sees the union of its inputs, so it takes the largest
+A join (add, concat) depends on all of its inputs, so it takes the largest
 size. Global pooling, flatten and fully connected layers see the whole input.
 Transposed convolutions divide the jump by their stride.
 """
