@@ -17,6 +17,17 @@ from ._shape import conv_out, conv_transpose_out
 __all__ = ["Conv2d", "ConvTranspose2d"]
 
 
+def _check_in_channels(declared: int | None, x: FeatureMap) -> None:
+    """Compare an optional ``in_channels`` written in the spec with the input's channels."""
+    if declared is not None and declared != x.channels:
+        raise ShapeError(
+            f"in_channels={declared} does not match the input, which has {x.channels} channels",
+            expected=f"FeatureMap with {declared} channels",
+            found=f"FeatureMap({x})",
+            hint="fix the node that feeds this one, or drop 'in_channels' to take it from the input",
+        )
+
+
 def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
     if in_channels % groups or out_channels % groups:
         raise ShapeError(
@@ -28,6 +39,7 @@ def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
 
 
 class Conv2dArgs(BlockArgs):
+    in_channels: int | None = Field(default=None, ge=1, description="C_in, checked against the input; inferred when left out")
     out_channels: int = Field(ge=1, description="C_out, the number of filters")
     kernel_size: IntPair = Field(description="kernel height and width, an integer or [kh, kw]")
     stride: IntPair = Field(default=(1, 1), description="step in pixels")
@@ -60,6 +72,7 @@ class Conv2d(Block):
     @classmethod
     def infer(cls, inputs: Sequence[Shape], args: Conv2dArgs) -> FeatureMap:  # type: ignore[override]
         x = expect_feature_map(inputs[0])
+        _check_in_channels(args.in_channels, x)
         _check_groups(x.channels, args.out_channels, args.groups)
         height = conv_out(x.height, args.kernel_size[0], args.stride[0], args.padding[0], args.dilation[0], "height")
         width = conv_out(x.width, args.kernel_size[1], args.stride[1], args.padding[1], args.dilation[1], "width")
@@ -100,6 +113,7 @@ class Conv2d(Block):
 
 
 class ConvTranspose2dArgs(BlockArgs):
+    in_channels: int | None = Field(default=None, ge=1, description="C_in, checked against the input; inferred when left out")
     out_channels: int = Field(ge=1)
     kernel_size: IntPair
     stride: IntPair = (1, 1)
@@ -139,6 +153,7 @@ class ConvTranspose2d(Block):
     @classmethod
     def infer(cls, inputs: Sequence[Shape], args: ConvTranspose2dArgs) -> FeatureMap:  # type: ignore[override]
         x = expect_feature_map(inputs[0])
+        _check_in_channels(args.in_channels, x)
         _check_groups(x.channels, args.out_channels, args.groups)
         sizes = [
             conv_transpose_out(

@@ -43,6 +43,7 @@ class Flatten(Block):
 
 
 class LinearArgs(BlockArgs):
+    in_features: int | None = Field(default=None, ge=1, description="checked against the input; inferred when left out")
     out_features: int = Field(ge=1)
     bias: bool = True
 
@@ -66,7 +67,14 @@ class Linear(Block):
                 found=f"FeatureMap({inputs[0]})",
                 hint="insert a 'flatten' or 'global_avgpool' node before it",
             )
-        expect_vector(inputs[0])
+        x = expect_vector(inputs[0])
+        if args.in_features is not None and args.in_features != x.features:
+            raise ShapeError(
+                f"in_features={args.in_features} does not match the input, which has {x.features} features",
+                expected=f"Vector({args.in_features})",
+                found=f"Vector({x.features})",
+                hint="fix the node that feeds this one, or drop 'in_features' to take it from the input",
+            )
         return Vector(args.out_features)
 
     @classmethod

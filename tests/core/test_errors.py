@@ -230,3 +230,21 @@ def test_many_problems_are_listed_one_per_line(tmp_path):
     assert "2 problems" in error.message
     assert "out_channels" in error.message
     assert "did you mean 'padding'" in error.message
+
+
+def test_declared_in_channels_mismatch_shows_both_shapes(tmp_path):
+    error = _error(
+        tmp_path,
+        """
+        name: t
+        inputs: {image: {channels: 3}}
+        nodes:
+          stem: {block: conv2d, args: {out_channels: 16, kernel_size: 3}}
+          conv2: {block: conv2d, args: {in_channels: 32, out_channels: 8, kernel_size: 1}}
+        """,
+        input_size="1x3x32x32",
+    )
+    assert error.node == "conv2"
+    assert error.line == 5
+    assert error.expected == "FeatureMap with 32 channels"
+    assert error.found == "FeatureMap(16x30x30)"
