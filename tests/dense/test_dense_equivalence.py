@@ -69,6 +69,13 @@ def test_fcn_resnet50_outputs_match_torchvision(fcn_pair, name):
         assert torch.allclose(ours[key], theirs[key], atol=TOLERANCE, rtol=0), key
 
 
+@pytest.mark.parametrize("name", ["resnet50", "resnet101"])
+def test_bottleneck_dilation_param_keeps_resnet_keys(name):
+    model = cvgraph.build(name)
+    reference = getattr(torchvision.models, name)(weights=None)
+    assert _key_shapes(model) == _key_shapes(reference)
+
+
 def test_fcn_resnet50_output_is_classmap():
     report = cvgraph.infer_shapes("fcn_resnet50", {"image": "1x3x161x203"})
     assert isinstance(report.outputs["out"], cvgraph.shapes.ClassMap)
