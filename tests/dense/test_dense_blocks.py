@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from cvgraph.block import BuildContext
 from cvgraph.blocks.conv import Conv2d, ConvTranspose2d
 from cvgraph.blocks.merge import Add, Concat, WeightedFusion
+from cvgraph.blocks.norm import FrozenBatchNorm2d
 from cvgraph.blocks.pool import MaxPool2dWithIndices, MaxUnpool2d
 from cvgraph.blocks.resample import CenterCrop, Upsample
 from cvgraph.blocks.segmentation import ClassMapHead
@@ -254,3 +255,13 @@ def test_classmap_types_scores_and_blocks_convolution():
     assert torch.equal(out, x)
     with pytest.raises(ShapeError):
         Conv2d.infer([inferred], Conv2d.Args(out_channels=2, kernel_size=1))
+
+
+@PROPERTY
+@given(c=st.integers(1, 6), h=sizes, w=sizes)
+def test_classmap_and_frozen_batchnorm_shapes(c, h, w):
+    shape, x = _map(c, h, w)
+    scores, out = _run(ClassMapHead, [shape], {}, [x])
+    assert scores.torch_size() == _size(out) == (c, h, w)
+    normalized, out = _run(FrozenBatchNorm2d, [shape], {}, [x])
+    assert normalized.torch_size() == _size(out)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import fx
 
 import cvgraph
@@ -106,3 +108,52 @@ def test_bifpn_forward_and_fusion_weights():
     assert weights["cell0.fuse4_out.weight"] == (3,)
     assert weights["cell2.fuse7_out.weight"] == (2,)
     assert "cell1.conv5_td.depthwise.weight" in model.state_dict()
+
+
+_UNET_MODELS: dict[str, torch.nn.Module] = {}
+
+
+def _tiny_unet(align: str) -> torch.nn.Module:
+    if align not in _UNET_MODELS:
+        _UNET_MODELS[align] = cvgraph.build("unet_padded", params={"width": 2, "align": align}).eval()
+    return _UNET_MODELS[align]
+
+
+@settings(max_examples=12, deadline=None)
+@given(align=st.sampled_from(["pad", "crop", "resize"]), height=st.integers(16, 90), width=st.integers(16, 90))
+def test_unet_padded_join_policy_any_size(align, height, width):
+    report = cvgraph.infer_shapes("unet_padded", {"image": f"1x3x{height}x{width}"}, params={"align": align})
+    with torch.no_grad():
+        out = _tiny_unet(align)(torch.randn(1, 3, height, width))
+    assert report.outputs["out"].torch_size() == tuple(out.shape[1:])
+    if align in ("pad", "resize"):
+        assert tuple(out.shape[-2:]) == (height, width)
+    else:
+        assert tuple(out.shape[-2:]) == (height // 16 * 16, width // 16 * 16)
+
+
+MIRROR_SPEC = {
+    "name": "mirror",
+    "inputs": {"image": {"channels": 3}},
+    "nodes": {
+        "down1": {"block": "conv2d", "args": {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}},
+        "down2": {"block": "conv2d", "args": {"out_channels": 8, "kernel_size": 3, "stride": 2, "padding": 1}},
+        "up2": {"block": "conv_transpose2d", "from": ["down2", "down1"],
+                "args": {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}},
+        "join2": {"block": "add", "from": ["down1", "up2"]},
+        "up1": {"block": "conv_transpose2d", "from": ["join2", "image"],
+                "args": {"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}},
+        "join1": {"block": "concat", "from": ["image", "up1"]},
+    },
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(height=st.integers(2, 70), width=st.integers(2, 70))
+def test_matched_transposed_convs_mirror_encoder_any_size(height, width):
+    report = cvgraph.infer_shapes(MIRROR_SPEC, {"image": f"1x3x{height}x{width}"})
+    model = cvgraph.build(MIRROR_SPEC).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, height, width))
+    assert report.outputs["output"].torch_size() == (6, height, width)
+    assert tuple(out.shape[1:]) == (6, height, width)
