@@ -177,8 +177,8 @@ class ConvTranspose2d(Block):
     With one input, the output size follows from the arguments and
     ``output_padding``. With a second input, the output takes that input's
     height and width (only its size is read), as ``output_size`` in
-    ``torch.nn.ConvTranspose2d.forward``; this mirrors a strided convolution
-    exactly for odd sizes too.
+    ``torch.nn.ConvTranspose2d.forward``. This mirrors a strided convolution
+    exactly, odd sizes included.
     """
 
     view_of_input = False

@@ -1,9 +1,9 @@
 """Joins of several inputs: element-wise sum, channel concatenation and weighted fusion.
 
-Every join takes ``align`` (see ``_align.py``): with the default ``none`` the
+Every join takes ``align`` (see ``_align.py``). With the default ``none`` the
 inputs must have one height and width, so a spec whose input size does not
-divide evenly fails at the join with the nearest valid sizes; ``pad``,
-``crop`` and ``resize`` join them anyway by a declared rule.
+divide evenly fails at the join with the nearest valid sizes. The policies
+``pad``, ``crop`` and ``resize`` join them anyway by a declared rule.
 """
 
 from __future__ import annotations

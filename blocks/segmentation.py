@@ -15,9 +15,9 @@ __all__ = ["ClassMapHead"]
 class ClassMapHead(Block):
     """Mark a (N, K, H, W) feature map as per-pixel scores of K classes.
 
-    The tensor passes through unchanged; the typed output tells tools such as
-    ``cvgraph run`` to write a class mask, and blocks that expect a feature
-    map reject it.
+    The tensor passes through unchanged. Because the output is typed, ``cvgraph
+    run`` writes a class mask for it, and blocks that expect a feature map
+    reject it.
     """
 
     name = "classmap"

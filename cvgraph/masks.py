@@ -65,9 +65,10 @@ def write_mask(mask: np.ndarray, path: Path, num_classes: int, *, source: Path) 
         )
     if num_classes > MAX_PALETTE_CLASSES:
         raise SpecError(
-            f"a palette PNG holds at most {MAX_PALETTE_CLASSES} classes",
+            f"too many classes for a palette PNG: {num_classes}",
             expected=f"at most {MAX_PALETTE_CLASSES} classes",
             found=f"{num_classes} classes",
+            hint="write the argmax of the class scores yourself, for example as a 16-bit PNG",
         )
     image = Image.fromarray(mask.astype(np.uint8), mode="P")
     image.putpalette(class_palette(MAX_PALETTE_CLASSES).reshape(-1).tolist())

@@ -24,7 +24,7 @@ def _line_of(path: Path, prefix: str) -> int:
     raise AssertionError(f"{prefix!r} not in {path}")
 
 
-def test_unet_padded_odd_size_names_concat_and_nearest_sizes():
+def test_unet_padded_odd_size_error():
     with pytest.raises(ShapeError) as caught:
         cvgraph.infer_shapes("unet_padded", {"image": "1x3x350x525"})
     error = caught.value
@@ -39,7 +39,7 @@ def test_unet_padded_odd_size_names_concat_and_nearest_sizes():
     assert "set 'align' to pad, crop or resize" in error.hint
 
 
-def test_unet_odd_size_names_skip_crop():
+def test_unet_odd_size_error():
     with pytest.raises(ShapeError) as caught:
         cvgraph.infer_shapes("unet", {"image": "1x1x350x525"})
     error = caught.value
@@ -52,7 +52,7 @@ def test_unet_odd_size_names_skip_crop():
     assert "input height 350 does not fit; nearest valid sizes: 348, 364" in error.hint
 
 
-def test_fpn_scale_top_down_odd_size_names_merge():
+def test_fpn_scale_top_down_odd_size_error():
     with pytest.raises(ShapeError) as caught:
         cvgraph.infer_shapes("resnet50_fpn", {"image": "1x3x350x525"}, params={"top_down": "top_down_scale"})
     error = caught.value
