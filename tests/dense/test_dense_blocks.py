@@ -95,7 +95,7 @@ def test_conv2d_dilation_shape(h, w, k, d, s):
 
 
 @PROPERTY
-@given(h=st.integers(2, 40), w=st.integers(2, 40), k=st.integers(2, 3), ceil=st.booleans(), like=st.booleans())
+@given(h=st.integers(3, 40), w=st.integers(3, 40), k=st.integers(2, 3), ceil=st.booleans(), like=st.booleans())
 def test_maxpool_indices_and_unpool_shapes(h, w, k, ceil, like):
     shape, x = _map(3, h, w)
     pool_args = {"kernel_size": k, "ceil_mode": ceil}
