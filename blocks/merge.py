@@ -8,7 +8,7 @@ divide evenly fails at the join with the nearest valid sizes. The policies
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from pydantic import Field
@@ -41,11 +41,18 @@ def _check_strides(first: Shape, other: Shape, index: int, what: str) -> None:
         )
 
 
-def _join_maps(maps: Sequence[FeatureMap], args: AlignArgs, what: str, channels: int) -> FeatureMap:
+def _size_text(shape: FeatureMap) -> str:
+    return f"height x width {shape.height}x{shape.width}"
+
+
+def _join_maps(
+    maps: Sequence[FeatureMap], args: AlignArgs, what: str, channels: int, show: Callable[[FeatureMap], str] = _size_text
+) -> FeatureMap:
     """Return the joined feature map of ``channels`` channels, or raise if the sizes do not join.
 
     The stride check applies to ``align: none`` only, because the other
-    policies join maps of any size by their rule.
+    policies join maps of any size by their rule. ``show`` renders the
+    expected and found shapes of the error.
     """
     first = maps[0]
     if args.align == "none":
@@ -54,8 +61,8 @@ def _join_maps(maps: Sequence[FeatureMap], args: AlignArgs, what: str, channels:
             if not (_size_matches(first.height, other.height) and _size_matches(first.width, other.width)):
                 raise ShapeError(
                     f"cannot {what} feature maps of different sizes (input 0 and input {index})",
-                    expected=f"height x width {first.height}x{first.width}",
-                    found=f"{other.height}x{other.width}",
+                    expected=show(first),
+                    found=show(other),
                     hint="set 'align' to pad, crop or resize, or change the input size",
                 )
     height = aligned_size([m.height for m in maps], args.align)
@@ -120,7 +127,7 @@ class Add(Block):
                     found=describe(other),
                     hint="project one input with a 1x1 conv2d so that the channels match",
                 )
-        return _join_maps(maps, args, "add", maps[0].channels)
+        return _join_maps(maps, args, "add", maps[0].channels, describe)
 
     @classmethod
     def build(cls, inputs: Sequence[Shape], args: AlignArgs, ctx: BuildContext) -> nn.Module:  # type: ignore[override]

@@ -94,6 +94,9 @@ class FrozenBatchNorm2d(Block):
     with no ``num_batches_tracked``: the keys of torchvision's detection backbones.
     """
 
+    view_of_input = False
+    saves_output = False
+
     name = "frozen_batchnorm2d"
     description = "BatchNorm2d with frozen statistics and affine parameters (torchvision.ops.FrozenBatchNorm2d)."
     Args = FrozenBatchNorm2dArgs

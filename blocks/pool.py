@@ -168,6 +168,8 @@ class GlobalAvgPool(Block):
 class MaxPool2dWithIndices(Block):
     """Max pooling that also returns the argmax indices, for max un-pooling (SegNet)."""
 
+    view_of_input = False
+
     name = "maxpool2d_with_indices"
     description = "2-D max pooling returning (values, indices); address them as 'node.values' and 'node.indices'."
     Args = MaxPool2dArgs
@@ -233,6 +235,9 @@ class MaxUnpool2d(Block):
     ``maxpool2d_with_indices`` node, and optionally the pooling's input, whose
     height and width the output then takes (needed when that size was odd).
     """
+
+    view_of_input = False
+    saves_output = False
 
     name = "max_unpool2d"
     description = "Max un-pooling with the indices of a maxpool2d_with_indices node (torch.nn.MaxUnpool2d)."

@@ -66,6 +66,9 @@ class Upsample(Block):
     scores to the image, an FPN its top-down path to the lateral map.
     """
 
+    view_of_input = False
+    saves_output = False
+
     name = "upsample"
     description = "Nearest or bilinear up-sampling by scale_factor, or to the height and width of input 1."
     Args = UpsampleArgs
@@ -117,6 +120,9 @@ class _CenterCrop(nn.Module):
 
 class CenterCrop(Block):
     """Center crop of input 0 to the height and width of input 1 (the U-Net skip connection)."""
+
+    # The crop is a slice, so its output is a view of input 0 (the default view_of_input).
+    saves_output = False
 
     name = "center_crop"
     description = "Crop input 0 around its center to the height and width of input 1."

@@ -49,9 +49,13 @@ def test_conv_transpose2d_output_padding_shape(h, w, k, s, p, d, op):
     try:
         inferred = ConvTranspose2d.infer([shape], ConvTranspose2d.Args(**args))
     except ShapeError:
+        # torch either fails or returns an empty map where the shape function rejects the arguments.
         module = ConvTranspose2d.build([shape], ConvTranspose2d.Args(**args), CONTEXT)
-        with pytest.raises(RuntimeError):
-            module(x)
+        try:
+            out = module(x)
+        except RuntimeError:
+            return
+        assert 0 in out.shape[-2:]
         return
     module = ConvTranspose2d.build([shape], ConvTranspose2d.Args(**args), CONTEXT)
     assert inferred.torch_size() == _size(module(x))

@@ -33,7 +33,7 @@ def test_unet_padded_odd_size_error():
     assert error.line == _line_of(path, "  cat4:")
     assert error.node == "cat4"
     assert error.expected == "height x width 43x65"
-    assert error.found == "42x64"
+    assert error.found == "height x width 42x64"
     assert "input height 350 does not fit; nearest valid sizes: 336, 352" in error.hint
     assert "input width 525 does not fit; nearest valid sizes: 512, 528" in error.hint
     assert "set 'align' to pad, crop or resize" in error.hint
@@ -60,8 +60,8 @@ def test_fpn_scale_top_down_odd_size_error():
     assert error.file == str(path)
     assert error.line == _line_of(path, "      merge4:")
     assert error.node == "fpn.merge4"
-    assert error.expected == "height x width 22x33"
-    assert error.found == "22x34"
+    assert error.expected == "FeatureMap(256x22x33)"
+    assert error.found == "FeatureMap(256x22x34)"
     assert "input width 525 does not fit; nearest valid sizes: 512, 541" in error.hint
     assert "height 350" not in error.hint
 
