@@ -283,6 +283,11 @@ class MaxUnpool2d(Block):
     def build(cls, inputs: Sequence[Shape], args: MaxUnpool2dArgs, ctx: BuildContext) -> nn.Module:  # type: ignore[override]
         return _MaxUnpool2d(args.kernel_size, args.step, args.padding)
 
+    @classmethod
+    def receptive_field(cls, args: MaxUnpool2dArgs) -> ReceptiveFieldStep:  # type: ignore[override]
+        # Each output pixel is zero or one input value, so only the pixel spacing changes.
+        return ReceptiveFieldStep(kernel=(1, 1), stride=args.step, transposed=True)
+
 
 def _free_match(dims: tuple[int | None, ...], x: FeatureMap) -> bool:
     """Return True when ``dims`` and ``x`` agree wherever both sizes are known."""

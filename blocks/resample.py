@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from cvgraph.block import Block, BlockArgs, BuildContext, IntPair, expect_feature_map
+from cvgraph.block import Block, BlockArgs, BuildContext, IntPair, ReceptiveFieldStep, expect_feature_map
 from cvgraph.errors import ShapeError
 from cvgraph.shapes import FeatureMap, Shape
 
@@ -101,6 +101,18 @@ class Upsample(Block):
     @classmethod
     def build(cls, inputs: Sequence[Shape], args: UpsampleArgs, ctx: BuildContext) -> nn.Module:  # type: ignore[override]
         return _Upsample(args.scale_factor, args.mode, args.align_corners)
+
+    @classmethod
+    def receptive_field(cls, args: UpsampleArgs) -> ReceptiveFieldStep | None:  # type: ignore[override]
+        # Nearest reads one input pixel per output pixel, bilinear two neighbours per axis: a
+        # transposed step of kernel 1 or scale + 1. The scale of a size-matching node depends on
+        # the shapes, which this hook does not get.
+        # NOTE: so a size-matching upsample reports the widest field of its inputs unchanged.
+        if args.scale_factor is None:
+            return None
+        extra = 1 if args.mode == "bilinear" else 0
+        kernel = (args.scale_factor[0] * extra + 1, args.scale_factor[1] * extra + 1)
+        return ReceptiveFieldStep(kernel=kernel, stride=args.scale_factor, transposed=True)
 
 
 class CenterCropArgs(BlockArgs):

@@ -157,3 +157,21 @@ def test_matched_transposed_convs_mirror_encoder_any_size(height, width):
         out = model(torch.randn(1, 3, height, width))
     assert report.outputs["output"].torch_size() == (6, height, width)
     assert tuple(out.shape[1:]) == (6, height, width)
+
+
+def test_receptive_fields_through_upsampling_and_classmap():
+    from cvgraph.pipeline import load_spec
+    from cvgraph.receptive import receptive_fields
+
+    spec = load_spec("unet_padded")
+    report = cvgraph.infer_shapes(spec, {"image": "1x3x64x64"})
+    fields = receptive_fields(spec, report)
+    assert fields["up4"].jump == (8, 8)
+    assert fields["scores"].size == fields["classifier"].size
+    assert fields["scores"].size is not None
+
+    spec = load_spec("resnet50_fpn", params={"top_down": "top_down_scale"})
+    report = cvgraph.infer_shapes(spec, {"image": "1x3x64x64"})
+    fields = receptive_fields(spec, report)
+    assert fields["fpn.top_down4.upsample"].jump == (16, 16)
+    assert fields["fpn.top_down4.upsample"].size == fields["fpn.inner_blocks.3.0"].size
