@@ -11,6 +11,7 @@ from torch import fx
 import cvgraph
 from cvgraph.infer import valid_sizes
 from cvgraph.pipeline import load_spec
+from cvgraph.receptive import receptive_fields
 from cvgraph.shapes import ClassMap
 
 from .conftest import photo_tensor
@@ -160,9 +161,6 @@ def test_matched_transposed_convs_mirror_encoder_any_size(height, width):
 
 
 def test_receptive_fields_through_upsampling_and_classmap():
-    from cvgraph.pipeline import load_spec
-    from cvgraph.receptive import receptive_fields
-
     spec = load_spec("unet_padded")
     report = cvgraph.infer_shapes(spec, {"image": "1x3x64x64"})
     fields = receptive_fields(spec, report)
