@@ -12,14 +12,17 @@ from cvgraph.hookspecs import PLUGIN_API_VERSION, hookimpl
 from .activation import GELU, Dropout, Identity, LeakyReLU, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Tanh
 from .conv import Conv2d, ConvTranspose2d
 from .linear import Flatten, Linear
-from .merge import Add, Concat
-from .norm import BatchNorm2d, GroupNorm
-from .pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool, MaxPool2d
+from .merge import Add, Concat, WeightedFusion
+from .norm import BatchNorm2d, FrozenBatchNorm2d, GroupNorm
+from .pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool, MaxPool2d, MaxPool2dWithIndices, MaxUnpool2d
+from .resample import CenterCrop, Upsample
+from .segmentation import ClassMapHead
 
 BLOCKS = [
     Conv2d,
     ConvTranspose2d,
     BatchNorm2d,
+    FrozenBatchNorm2d,
     GroupNorm,
     ReLU,
     ReLU6,
@@ -33,6 +36,8 @@ BLOCKS = [
     Identity,
     Dropout,
     MaxPool2d,
+    MaxPool2dWithIndices,
+    MaxUnpool2d,
     AvgPool2d,
     AdaptiveAvgPool2d,
     GlobalAvgPool,
@@ -40,6 +45,10 @@ BLOCKS = [
     Linear,
     Add,
     Concat,
+    WeightedFusion,
+    Upsample,
+    CenterCrop,
+    ClassMapHead,
 ]
 
 

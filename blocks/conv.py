@@ -6,6 +6,7 @@ from fractions import Fraction
 from typing import Literal, Sequence
 
 from pydantic import Field, model_validator
+import torch
 from torch import nn
 
 from cvgraph.block import Block, BlockArgs, BuildContext, IntPair, ReceptiveFieldStep, expect_feature_map
@@ -140,33 +141,88 @@ class ConvTranspose2dArgs(BlockArgs):
         return self
 
 
+class _SizedConvTranspose2d(nn.ConvTranspose2d):
+    """A transposed convolution whose output takes the height and width of a second tensor.
+
+    The state_dict keys are those of ``nn.ConvTranspose2d`` (``weight``, ``bias``).
+    """
+
+    def forward(self, input: torch.Tensor, like: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(input, output_size=[int(like.shape[-2]), int(like.shape[-1])])
+
+
+def _matched_size(
+    size: int | None, target: int | None, args: "ConvTranspose2dArgs", axis_index: int, axis: str
+) -> int | None:
+    """Return ``target`` if a transposed convolution can reach it from ``size``, else raise."""
+    base = conv_transpose_out(
+        size, args.kernel_size[axis_index], args.stride[axis_index], args.padding[axis_index], 0, args.dilation[axis_index], axis
+    )
+    if base is None or target is None:
+        return target
+    largest = base + args.stride[axis_index] - 1
+    if not base <= target <= largest:
+        raise ShapeError(
+            f"transposed convolution cannot reach the {axis} of input 1",
+            expected=f"{axis} from {base} to {largest} (input 0 {axis} {size}, stride {args.stride[axis_index]})",
+            found=f"{axis} {target}",
+            hint="match to the node whose size this layer mirrors (the input of the matching strided conv2d)",
+        )
+    return target
+
+
 class ConvTranspose2d(Block):
-    """2-D transposed convolution (learned up-sampling)."""
+    """2-D transposed convolution (learned up-sampling).
+
+    With one input, the output size follows from the arguments and
+    ``output_padding``. With a second input, the output takes that input's
+    height and width (only its size is read), as ``output_size`` in
+    ``torch.nn.ConvTranspose2d.forward``. This mirrors a strided convolution
+    exactly, odd sizes included.
+    """
 
     view_of_input = False
     saves_output = False
 
     name = "conv_transpose2d"
-    description = "2-D transposed convolution (torch.nn.ConvTranspose2d); in_channels is inferred."
+    description = (
+        "2-D transposed convolution (torch.nn.ConvTranspose2d); in_channels is inferred; "
+        "an optional second input sets the output height and width."
+    )
     Args = ConvTranspose2dArgs
+    arity = (1, 2)
 
     @classmethod
     def infer(cls, inputs: Sequence[Shape], args: ConvTranspose2dArgs) -> FeatureMap:  # type: ignore[override]
         x = expect_feature_map(inputs[0])
         _check_in_channels(args.in_channels, x)
         _check_groups(x.channels, args.out_channels, args.groups)
+        stride = x.stride / Fraction(args.stride[0])
+        if len(inputs) == 2:
+            like = expect_feature_map(inputs[1], "input 1 (the size to match)")
+            if args.output_padding != (0, 0):
+                raise ShapeError(
+                    "output_padding cannot be combined with a second input that sets the output size",
+                    expected="output_padding 0",
+                    found=f"output_padding {list(args.output_padding)}",
+                    hint="remove output_padding, or remove the second input",
+                )
+            height = _matched_size(x.height, like.height, args, 0, "height")
+            width = _matched_size(x.width, like.width, args, 1, "width")
+            return FeatureMap(args.out_channels, height, width, stride)
         sizes = [
             conv_transpose_out(
                 size, args.kernel_size[i], args.stride[i], args.padding[i], args.output_padding[i], args.dilation[i], axis
             )
             for i, (size, axis) in enumerate(((x.height, "height"), (x.width, "width")))
         ]
-        return FeatureMap(args.out_channels, sizes[0], sizes[1], x.stride / Fraction(args.stride[0]))
+        return FeatureMap(args.out_channels, sizes[0], sizes[1], stride)
 
     @classmethod
     def build(cls, inputs: Sequence[Shape], args: ConvTranspose2dArgs, ctx: BuildContext) -> nn.ConvTranspose2d:  # type: ignore[override]
         x = expect_feature_map(inputs[0])
-        return nn.ConvTranspose2d(
+        module_class = _SizedConvTranspose2d if len(inputs) == 2 else nn.ConvTranspose2d
+        return module_class(
             x.channels,
             args.out_channels,
             args.kernel_size,

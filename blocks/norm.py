@@ -11,7 +11,7 @@ from cvgraph.block import Block, BlockArgs, BuildContext, expect_feature_map
 from cvgraph.errors import ShapeError
 from cvgraph.shapes import FeatureMap, Shape
 
-__all__ = ["BatchNorm2d", "GroupNorm"]
+__all__ = ["BatchNorm2d", "FrozenBatchNorm2d", "GroupNorm"]
 
 
 class BatchNorm2dArgs(BlockArgs):
@@ -81,3 +81,32 @@ class GroupNorm(Block):
     @classmethod
     def build(cls, inputs: Sequence[Shape], args: GroupNormArgs, ctx: BuildContext) -> nn.GroupNorm:  # type: ignore[override]
         return nn.GroupNorm(args.num_groups, expect_feature_map(inputs[0]).channels, eps=args.eps, affine=args.affine)
+
+
+class FrozenBatchNorm2dArgs(BlockArgs):
+    eps: float = Field(default=1e-5, gt=0)
+
+
+class FrozenBatchNorm2d(Block):
+    """Batch normalization with fixed statistics and affine parameters (torchvision.ops.FrozenBatchNorm2d).
+
+    Its buffers are ``weight``, ``bias``, ``running_mean`` and ``running_var``,
+    with no ``num_batches_tracked``: the keys of torchvision's detection backbones.
+    """
+
+    view_of_input = False
+    saves_output = False
+
+    name = "frozen_batchnorm2d"
+    description = "BatchNorm2d with frozen statistics and affine parameters (torchvision.ops.FrozenBatchNorm2d)."
+    Args = FrozenBatchNorm2dArgs
+
+    @classmethod
+    def infer(cls, inputs: Sequence[Shape], args: BlockArgs) -> FeatureMap:
+        return expect_feature_map(inputs[0])
+
+    @classmethod
+    def build(cls, inputs: Sequence[Shape], args: FrozenBatchNorm2dArgs, ctx: BuildContext) -> nn.Module:  # type: ignore[override]
+        from torchvision.ops import FrozenBatchNorm2d as TorchvisionFrozenBatchNorm2d
+
+        return TorchvisionFrozenBatchNorm2d(expect_feature_map(inputs[0]).channels, eps=args.eps)

@@ -1,19 +1,21 @@
-"""Pooling blocks: max, average, adaptive average and global pooling."""
+"""Pooling blocks: max (with indices), max un-pooling, average, adaptive average and global pooling."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 from typing import Sequence
 
+import torch
 from pydantic import Field, model_validator
 from torch import nn
 
 from cvgraph.block import Block, BlockArgs, BuildContext, IntPair, ReceptiveFieldStep, expect_feature_map
-from cvgraph.shapes import FeatureMap, Shape, Vector
+from cvgraph.errors import ShapeError
+from cvgraph.shapes import FeatureMap, PoolIndices, Shape, Tensor, Vector, describe
 
 from ._shape import pool_out
 
-__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool"]
+__all__ = ["MaxPool2d", "MaxPool2dWithIndices", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool"]
 
 
 class _PoolArgs(BlockArgs):
@@ -161,3 +163,132 @@ class GlobalAvgPool(Block):
     @classmethod
     def build(cls, inputs: Sequence[Shape], args: BlockArgs, ctx: BuildContext) -> nn.Module:
         return _GlobalAvgPool()
+
+
+class MaxPool2dWithIndices(Block):
+    """Max pooling that also returns the argmax indices, for max un-pooling (SegNet)."""
+
+    view_of_input = False
+
+    name = "maxpool2d_with_indices"
+    description = "2-D max pooling returning (values, indices); address them as 'node.values' and 'node.indices'."
+    Args = MaxPool2dArgs
+    outputs = ("values", "indices")
+
+    @classmethod
+    def infer(cls, inputs: Sequence[Shape], args: MaxPool2dArgs) -> dict[str, Shape]:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        values = _pooled(x, args, args.dilation)
+        indices = PoolIndices(
+            (values.channels, values.height, values.width),
+            source_height=x.height,
+            source_width=x.width,
+            source_stride=x.stride,
+        )
+        return {"values": values, "indices": indices}
+
+    @classmethod
+    def build(cls, inputs: Sequence[Shape], args: MaxPool2dArgs, ctx: BuildContext) -> nn.Module:  # type: ignore[override]
+        return nn.MaxPool2d(
+            args.kernel_size, args.step, args.padding, args.dilation, return_indices=True, ceil_mode=args.ceil_mode
+        )
+
+    @classmethod
+    def receptive_field(cls, args: MaxPool2dArgs) -> ReceptiveFieldStep:  # type: ignore[override]
+        return ReceptiveFieldStep(args.kernel_size, args.step, args.dilation, args.padding)
+
+
+class MaxUnpool2dArgs(BlockArgs):
+    kernel_size: IntPair = Field(description="window height and width of the pooling being undone")
+    stride: IntPair | None = Field(default=None, description="step of the pooling being undone; default: kernel_size")
+    padding: IntPair = (0, 0)
+
+    @property
+    def step(self) -> tuple[int, int]:
+        return self.stride if self.stride is not None else self.kernel_size
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "MaxUnpool2dArgs":
+        if min(self.kernel_size) < 1 or min(self.step) < 1 or min(self.padding) < 0:
+            raise ValueError(
+                f"kernel_size and stride must be >= 1 and padding >= 0, found {self.kernel_size}, {self.step}, {self.padding}"
+            )
+        return self
+
+
+class _MaxUnpool2d(nn.MaxUnpool2d):
+    """``nn.MaxUnpool2d`` whose output size comes from the indices' source tensor when one is given."""
+
+    def forward(self, input: torch.Tensor, indices: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        size = None if like is None else [int(like.shape[-2]), int(like.shape[-1])]
+        return super().forward(input, indices, output_size=size)
+
+
+def _unpooled_size(size: int | None, kernel: int, stride: int, padding: int) -> int | None:
+    return None if size is None else (size - 1) * stride - 2 * padding + kernel
+
+
+class MaxUnpool2d(Block):
+    """Max un-pooling: scatter values back to the positions their pooling took them from.
+
+    Inputs: the feature map to up-sample, the ``indices`` output of a
+    ``maxpool2d_with_indices`` node, and optionally the pooling's input, whose
+    height and width the output then takes (needed when that size was odd).
+    """
+
+    view_of_input = False
+    saves_output = False
+
+    name = "max_unpool2d"
+    description = "Max un-pooling with the indices of a maxpool2d_with_indices node (torch.nn.MaxUnpool2d)."
+    Args = MaxUnpool2dArgs
+    arity = (2, 3)
+
+    @classmethod
+    def infer(cls, inputs: Sequence[Shape], args: MaxUnpool2dArgs) -> FeatureMap:  # type: ignore[override]
+        x = expect_feature_map(inputs[0])
+        indices = inputs[1]
+        if not isinstance(indices, PoolIndices):
+            raise ShapeError(
+                "input 1 of max_unpool2d must be pooling indices",
+                expected="PoolIndices, the 'indices' output of a maxpool2d_with_indices node",
+                found=describe(indices),
+                hint="write 'from: [features, pool.indices]'",
+            )
+        if not _free_match(indices.dims, x):
+            raise ShapeError(
+                "the values and the indices of max_unpool2d differ in shape",
+                expected=f"values of shape {Tensor.__str__(indices)} like the indices",
+                found=f"values {x}",
+                hint="un-pool the output of the decoder stage that mirrors the pooling",
+            )
+        step = args.step
+        height = _unpooled_size(x.height, args.kernel_size[0], step[0], args.padding[0])
+        width = _unpooled_size(x.width, args.kernel_size[1], step[1], args.padding[1])
+        if len(inputs) == 3:
+            like = expect_feature_map(inputs[2], "input 2 (the size to match)")
+            height, width = like.height, like.width
+        source = (indices.source_height, indices.source_width)
+        for axis, got, wanted in (("height", height, source[0]), ("width", width, source[1])):
+            if got is not None and wanted is not None and got != wanted:
+                raise ShapeError(
+                    f"max_unpool2d gives {axis} {got}, but the pooling input had {axis} {wanted}",
+                    expected=f"{axis} {wanted}",
+                    found=f"{axis} {got}",
+                    hint="add the pooling's input node as the third input: 'from: [x, pool.indices, pool_input]'",
+                )
+        return FeatureMap(x.channels, height, width, indices.source_stride)
+
+    @classmethod
+    def build(cls, inputs: Sequence[Shape], args: MaxUnpool2dArgs, ctx: BuildContext) -> nn.Module:  # type: ignore[override]
+        return _MaxUnpool2d(args.kernel_size, args.step, args.padding)
+
+    @classmethod
+    def receptive_field(cls, args: MaxUnpool2dArgs) -> ReceptiveFieldStep:  # type: ignore[override]
+        # Each output pixel is zero or one input value, so only the pixel spacing changes.
+        return ReceptiveFieldStep(kernel=(1, 1), stride=args.step, transposed=True)
+
+
+def _free_match(dims: tuple[int | None, ...], x: FeatureMap) -> bool:
+    """Return True when ``dims`` and ``x`` agree wherever both sizes are known."""
+    return all(a is None or b is None or a == b for a, b in zip(dims, (x.channels, x.height, x.width)))

@@ -209,18 +209,27 @@ def _with_size(inputs: dict[str, Shape], size: int) -> dict[str, Shape]:
 
 
 def _size_hint(spec: Spec, graph: SpecGraph, inputs: dict[str, Shape], reach: int = 64) -> str | None:
-    sizes = sorted({d for s in inputs.values() if isinstance(s, FeatureMap) for d in (s.height, s.width) if d})
-    if not sizes:
+    # Each distinct size is tried as a square input, and the message names the
+    # axes that have it ("input width 525"), so a 350x525 input reads naturally.
+    axes_of: dict[int, list[str]] = {}
+    for shape in inputs.values():
+        if isinstance(shape, FeatureMap):
+            for axis in ("height", "width"):
+                size = getattr(shape, axis)
+                if size and axis not in axes_of.setdefault(size, []):
+                    axes_of[size].append(axis)
+    if not axes_of:
         return None
     parts = []
-    for size in sizes:
+    for size in sorted(axes_of):
         if _fits(spec, graph, _with_size(inputs, size)):
             continue
         below = next((s for s in range(size - 1, max(size - reach, 0), -1) if _fits(spec, graph, _with_size(inputs, s))), None)
         above = next((s for s in range(size + 1, size + reach) if _fits(spec, graph, _with_size(inputs, s))), None)
         found = [str(s) for s in (below, above) if s is not None]
         if found:
-            parts.append(f"input size {size} does not fit; nearest valid sizes: {', '.join(found)}")
+            axes = " and ".join(axes_of[size])
+            parts.append(f"input {axes} {size} does not fit; nearest valid sizes: {', '.join(found)}")
     return "; ".join(parts) or None
 
 

@@ -18,7 +18,7 @@ from fractions import Fraction
 
 from .infer import ShapeReport
 from .pipeline import Spec
-from .shapes import FeatureMap
+from .shapes import ClassMap, FeatureMap
 
 __all__ = ["ReceptiveField", "receptive_fields"]
 
@@ -61,7 +61,7 @@ def receptive_fields(spec: Spec, report: ShapeReport) -> dict[str, ReceptiveFiel
         first = next(iter(output.values())) if isinstance(output, dict) else output
 
         step = block.receptive_field(spec.args[path])
-        if not isinstance(first, FeatureMap) or incoming.size is None or (step is not None and step.whole_input):
+        if not isinstance(first, (FeatureMap, ClassMap)) or incoming.size is None or (step is not None and step.whole_input):
             fields[path] = ReceptiveField(None, incoming.jump)
             continue
         if step is None:

@@ -1,18 +1,21 @@
-"""Running a classification spec on image files, for ``cvgraph run``."""
+"""Running a classification or segmentation spec on image files, for ``cvgraph run``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 
 from .compiler import compile_spec
 from .errors import SpecError
 from .images import read_image, to_tensor
 from .infer import infer_shapes
+from .masks import mask_path, write_mask
 from .pipeline import Spec
-from .shapes import Vector
+from .shapes import ClassMap, Vector
 from .weights import load_weights
 
 __all__ = ["run_images", "imagenet_categories"]
@@ -28,42 +31,88 @@ def imagenet_categories() -> list[str]:
 def run_images(
     spec: Spec, images: Sequence[str | Path], *, weights: str | Path | None = None, topk: int = 5, size: int = 224
 ) -> Iterator[str]:
-    """Classify each image and yield lines of ``rank  probability  class``.
+    """Run the spec on each image and yield report lines.
+
+    What happens depends on the type of the spec's first output: a Vector of
+    class scores prints the top classes, a ClassMap writes a colour class
+    mask PNG beside each image (see :func:`cvgraph.masks.mask_path`).
 
     Raises:
-        SpecError: when the spec has no vector output, or an image cannot be read.
+        SpecError: when the output type has no handler, the input is not RGB,
+            or an image cannot be read.
     """
     name, declared = next(iter(spec.inputs.items()))
     height, width = declared.height or size, declared.width or size
     report = infer_shapes(spec, {name: (declared.channels, height, width)})
     output_name, output = next(iter(report.outputs.items()))
-    if not isinstance(output, Vector):
+    handler = _HANDLERS.get(type(output))
+    if handler is None:
         raise SpecError(
-            f"'cvgraph run' classifies images, but output '{output_name}' is {output}",
-            expected="a vector of class scores",
-            hint="use a classification spec, or a command made for this kind of model",
+            f"'cvgraph run' cannot report output '{output_name}' of type {type(output).__name__}",
+            expected="Vector (class scores) or ClassMap (per-pixel class scores)",
+            found=str(output),
+            hint="use a classification or segmentation spec, or a command made for this kind of model",
         )
     if declared.channels != 3:
         raise SpecError(f"'cvgraph run' reads RGB images, but input '{name}' has {declared.channels} channels")
 
     # Read every image first, so that a bad path fails before the model is built.
-    pictures = [(image_path, read_image(image_path)) for image_path in images]
+    pictures = [(Path(image_path), read_image(image_path)) for image_path in images]
     model = compile_spec(spec, report=report).eval()
     if weights is not None:
         load_weights(model, weights)
     else:
         yield "note: no --weights given; the model has random weights, so the classes are not meaningful"
-    categories = imagenet_categories() if output.features == 1000 else None
+    yield from handler(_Run(spec.name, model, output_name, output, (height, width), topk), pictures)
 
-    for image_path, picture in pictures:
-        batch = to_tensor(picture, (height, width))
+
+@dataclass(frozen=True)
+class _Run:
+    """Inputs of a run handler: the compiled model, its first output and the input size."""
+
+    spec_name: str
+    model: torch.nn.Module
+    output_name: str
+    output: Any
+    size: tuple[int, int]
+    topk: int
+
+    def forward(self, image: np.ndarray) -> torch.Tensor:
+        batch = to_tensor(image, self.size)
         with torch.inference_mode():
-            logits = model(batch)
-        if isinstance(logits, dict):
-            logits = logits[output_name]
-        probabilities = logits.softmax(dim=1)[0]
-        values, indices = probabilities.topk(min(topk, output.features))
+            result = self.model(batch)
+        return result[self.output_name] if isinstance(result, dict) else result
+
+
+_Pictures = Sequence[tuple[Path, np.ndarray]]
+
+
+def _classify(run: _Run, pictures: _Pictures) -> Iterator[str]:
+    categories = imagenet_categories() if run.output.features == 1000 else None
+    for image_path, picture in pictures:
+        probabilities = run.forward(picture).softmax(dim=1)[0]
+        values, indices = probabilities.topk(min(run.topk, run.output.features))
         yield f"{image_path}:"
         for rank, (p, index) in enumerate(zip(values.tolist(), indices.tolist()), start=1):
             label = categories[index] if categories else f"class {index}"
             yield f"  {rank}. {p:.4f}  {index:4d}  {label}"
+
+
+def _segment(run: _Run, pictures: _Pictures) -> Iterator[str]:
+    from PIL import Image
+
+    for image_path, picture in pictures:
+        labels = run.forward(picture).argmax(dim=1)[0].to(torch.uint8).numpy()
+        # The model runs at run.size, so the mask is resized back to the photo's size.
+        mask = np.asarray(Image.fromarray(labels).resize((picture.shape[1], picture.shape[0]), Image.Resampling.NEAREST))
+        target = mask_path(image_path, run.spec_name)
+        write_mask(mask, target, run.output.classes, source=image_path)
+        classes, counts = np.unique(mask, return_counts=True)
+        shares = ", ".join(f"{c} ({100 * n / mask.size:.1f}%)" for c, n in zip(classes.tolist(), counts.tolist()))
+        yield f"{image_path}: wrote {target} ({mask.shape[0]}x{mask.shape[1]}; classes {shares})"
+
+
+_HANDLERS: dict[type, Callable[[_Run, _Pictures], Iterator[str]]] = {
+    Vector: _classify,
+    ClassMap: _segment,
+}

@@ -18,6 +18,7 @@ __all__ = [
     "Boxes",
     "ClassMap",
     "Tensor",
+    "PoolIndices",
     "Shape",
     "describe",
 ]
@@ -108,6 +109,28 @@ class Tensor:
 
     def torch_size(self) -> tuple[int | None, ...]:
         return self.dims
+
+
+@dataclass(frozen=True)
+class PoolIndices(Tensor):
+    """The (N, C, H, W) argmax indices of a max pooling, for max un-pooling.
+
+    Each index points into the pooling input flattened over height and width,
+    so the record keeps that input's size and stride. It is a :class:`Tensor`,
+    not a :class:`FeatureMap`, so blocks that expect a feature map reject it.
+
+    Attributes:
+        source_height: H of the pooling input, or None when free.
+        source_width: W of the pooling input, or None when free.
+        source_stride: the stride of the pooling input relative to the model input.
+    """
+
+    source_height: int | None = None
+    source_width: int | None = None
+    source_stride: Fraction = Fraction(1)
+
+    def __str__(self) -> str:
+        return f"indices {Tensor.__str__(self)}"
 
 
 Shape = Union[FeatureMap, Vector, ClassMap, Boxes, Tensor]

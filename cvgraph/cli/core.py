@@ -127,7 +127,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _add_spec_arguments(parser)
     parser.add_argument("--image", required=True, action="append", help="image file (repeatable)")
     parser.add_argument("--weights", help="safetensors file to load")
-    parser.add_argument("--topk", type=int, default=5, help="how many classes to print per image")
+    parser.add_argument("--topk", type=int, default=5, help="how many classes to print per image (classification specs)")
     parser.add_argument("--size", type=int, default=224, help="input height and width in pixels, when the spec leaves them free")
 
 
@@ -207,7 +207,12 @@ COMMANDS = [
     Command("validate", "Check a spec and infer its shapes without building weights.", _validate_arguments, _validate),
     Command("summary", "Print each node's block, output shape, parameters and MACs.", _summary_arguments, _summary),
     Command("graph", "Print the graph in Mermaid or Graphviz dot.", _graph_arguments, _graph),
-    Command("run", "Run a classification spec on images and print the top classes.", _run_arguments, _run),
+    Command(
+        "run",
+        "Run a spec on images: print the top classes, or write a colour class mask PNG beside each image.",
+        _run_arguments,
+        _run,
+    ),
     Command("schema", "Print the JSON Schema of specs, with every registered block's args.", _schema_arguments, _schema),
     Command("export", "Export a spec's model as a torch.export program (.pt2) or ONNX.", _export_arguments, _export),
     Command("zoo", "List the spec names of the zoo and of installed plugins.", _zoo_arguments, _zoo),
