@@ -63,9 +63,14 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    # The temporary name keeps the real suffix, since some writers check it (torch.export.save).
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=folder)
     os.close(handle)
     try:
+        # mkstemp creates the file readable by its owner alone; give it the usual umask-based mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         write(Path(temporary))
         with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())

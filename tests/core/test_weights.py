@@ -127,3 +127,15 @@ def test_torchvision_checkpoint_loads_through_pt_file(tmp_path):
 
     assert report.ok
     assert torch.equal(model.conv1.weight, reference.conv1.weight)
+
+
+def test_saved_file_gets_umask_mode(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = cvgraph.save_weights(cvgraph.build(TINY), tmp_path / "w.safetensors")
+    finally:
+        os.umask(umask)
+
+    assert path.stat().st_mode & 0o777 == 0o644
