@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from torch import nn
 
 from ..errors import Location, WeightsError
@@ -68,6 +68,14 @@ class MTCNNConfig(BaseModel):
         description="NMS overlap limits: P-Net within a level, P-Net across levels, R-Net (IoU), O-Net (Min overlap)",
     )
     max_levels: int = Field(default=64, ge=1, description="cap on pyramid levels, against tiny scale factors")
+
+    @field_validator("thresholds", "nms_thresholds", mode="before")
+    @classmethod
+    def _count(cls, value: Any, info: ValidationInfo) -> Any:
+        expected = 3 if info.field_name == "thresholds" else 4
+        if isinstance(value, (list, tuple)) and len(value) != expected:
+            raise ValueError(f"expected {expected} values, found {len(value)}: {list(value)}")
+        return value
 
     @field_validator("thresholds", "nms_thresholds")
     @classmethod
