@@ -234,11 +234,12 @@ class MTCNN(nn.Module):
         if images.ndim == 3:
             images = images.unsqueeze(0)
         device = next(self.pnet.parameters()).device
-        images = images.to(device=device, dtype=torch.float32)
+        pixels = images.to(device=device)
+        images = pixels.to(dtype=torch.float32)
         count, _, height, width = images.shape
 
         candidates = self._propose(images)
-        table = summed_area_table(images) if len(candidates) else None
+        table = summed_area_table(pixels) if len(candidates) else None
         if len(candidates):
             candidates = self._refine(table, candidates, height, width)
         landmarks = torch.zeros(0, 5, 2, device=device)

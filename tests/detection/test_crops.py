@@ -6,6 +6,7 @@ import importlib
 import types
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
@@ -19,12 +20,24 @@ from .conftest import PHOTOS
 def test_summed_area_table_sums_rectangles() -> None:
     images = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
     table = summed_area_table(images)
-    assert table.shape == (2, 5, 6, 3)
+    assert table.shape == (2, 6, 5, 3)
     assert table.dtype == torch.float64
-    assert table[1, 4, 5, 2].item() == images[1, 2].sum().item()
-    assert table[0, 2, 3, 1].item() == images[0, 1, :2, :3].sum().item()
+    assert table[1, 5, 4, 2].item() == images[1, 2].sum().item()
+    assert table[0, 3, 2, 1].item() == images[0, 1, :2, :3].sum().item()
     assert (table[:, 0] == 0).all()
     assert (table[:, :, 0] == 0).all()
+
+
+@pytest.mark.parametrize("dtype, table_dtype", [
+    (torch.uint8, torch.int32),
+    (torch.int16, torch.int64),
+    (torch.float32, torch.float64),
+])
+def test_summed_area_table_dtype_keeps_sums_exact(dtype: torch.dtype, table_dtype: torch.dtype) -> None:
+    images = torch.full((1, 1, 300, 200), 255).to(dtype)
+    table = summed_area_table(images)
+    assert table.dtype == table_dtype
+    assert table[0, -1, -1, 0].item() == 255 * 300 * 200
 
 
 @st.composite
@@ -50,10 +63,14 @@ ASTRONAUT = torch.from_numpy(PHOTOS["astronaut"]()[100:220, 150:300]).permute(2,
 
 
 @settings(max_examples=60, deadline=None)
-@given(windows=windows_strategy(120, 150), size=st.sampled_from([1, 7, 24, 48]))
-def test_crop_resize_equals_area_interpolation(windows: list[tuple[int, int, int, int]], size: int) -> None:
+@given(
+    windows=windows_strategy(120, 150),
+    size=st.sampled_from([1, 7, 24, 48]),
+    integer=st.booleans(),
+)
+def test_crop_resize_equals_area_interpolation(windows: list[tuple[int, int, int, int]], size: int, integer: bool) -> None:
     images = ASTRONAUT[None]
-    table = summed_area_table(images)
+    table = summed_area_table(images.to(torch.uint8) if integer else images)
     batch = crop_resize_area(table, torch.zeros(len(windows), dtype=torch.int64), torch.tensor(windows), size)
     assert batch.shape == (len(windows), 3, size, size)
     assert batch.dtype == torch.float32
@@ -96,9 +113,10 @@ def test_crop_windows_clamp_to_image() -> None:
     assert valid.tolist() == [True, True, False]
 
 
-def test_crops_of_uint8_photo_are_exact_means() -> None:
-    image = torch.from_numpy(np.asarray(PHOTOS["coffee"]())).permute(2, 0, 1).float()[None]
-    table = summed_area_table(image)
-    crop = crop_resize_area(table, torch.zeros(1, dtype=torch.int64), torch.tensor([[10, 20, 58, 68]]), 24)
-    expected = image[:, :, 20:68, 10:58].reshape(1, 3, 24, 2, 24, 2).mean(dim=(3, 5))
-    assert torch.equal(crop, expected)
+def test_crops_of_uint8_photo_equal_interpolation() -> None:
+    pixels = torch.from_numpy(np.asarray(PHOTOS["coffee"]())).permute(2, 0, 1)[None]
+    windows = torch.tensor([[10, 20, 58, 68], [0, 0, 600, 400], [333, 123, 350, 129]])
+    crops = crop_resize_area(summed_area_table(pixels), torch.zeros(3, dtype=torch.int64), windows, 24)
+    for crop, (x0, y0, x1, y1) in zip(crops, windows.tolist()):
+        expected = F.interpolate(pixels[:, :, y0:y1, x0:x1].float(), size=(24, 24), mode="area")[0]
+        assert (crop - expected).abs().max() <= 1e-4
