@@ -210,7 +210,7 @@ class MTCNN(nn.Module):
                     location=Location(str(path)),
                     hint=f"run 'cvgraph weights import mtcnn{option}' once to fetch and convert them",
                 )
-            networks[name] = build_network(name)
+            networks[name] = build_network(name, channels_last=True)
             load_weights(networks[name], path)
         return cls(networks["pnet"], networks["rnet"], networks["onet"], config)  # type: ignore[arg-type]
 
@@ -235,7 +235,8 @@ class MTCNN(nn.Module):
             images = images.unsqueeze(0)
         device = next(self.pnet.parameters()).device
         pixels = images.to(device=device)
-        images = pixels.to(dtype=torch.float32)
+        # Channels-last input makes every pyramid level channels-last, as the networks run.
+        images = pixels.to(dtype=torch.float32, memory_format=torch.channels_last)
         count, _, height, width = images.shape
 
         candidates = self._propose(images)
