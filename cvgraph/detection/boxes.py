@@ -91,7 +91,7 @@ def batched_nms_min(
 
     A box is dropped when :func:`box_overlap_min` with a kept box of higher
     score in its group is above ``threshold``. The overlap matrix is computed
-    once; the greedy pass then loops once per kept box, not per candidate.
+    once, and the greedy pass then loops once per kept box, not per candidate.
     """
     if boxes.numel() == 0:
         return torch.empty(0, dtype=torch.int64, device=boxes.device)

@@ -5,8 +5,8 @@ Three stages, each on a batch:
 1. Proposals: P-Net runs over an image pyramid whose first level maps the
    minimum face size to P-Net's 12-pixel window and whose levels shrink by
    ``scale_factor``. Every output cell whose face probability reaches the
-   first threshold gives a box; NMS runs within each level, then across the
-   levels of each image; the boxes are regressed and squared.
+   first threshold gives a box. NMS runs within each level, then across the
+   levels of each image, and the remaining boxes are regressed and squared.
 2. Refinement: 24x24 crops of the proposals go through R-Net in one batch;
    boxes above the second threshold are kept, NMS'd, regressed and squared.
 3. Output: 48x48 crops go through O-Net; boxes above the third threshold get
@@ -43,7 +43,7 @@ __all__ = ["MTCNNConfig", "FaceDetections", "MTCNN", "pyramid_scales"]
 logger = logging.getLogger(__name__)
 
 PNET_WINDOW = 12
-"""Side in pixels of the window that one P-Net output cell sees."""
+"""Side in pixels of the window that one P-Net output cell covers."""
 PNET_STRIDE = 2
 """Step in pixels between P-Net output cells."""
 RNET_SIZE = 24
@@ -120,7 +120,7 @@ def pyramid_scales(height: int, width: int, min_face_size: float, scale_factor: 
     """Return the scale of each pyramid level, largest first.
 
     Level 0 maps a face of ``min_face_size`` pixels to P-Net's 12-pixel
-    window; each next level is ``scale_factor`` smaller, down to the last one
+    window. Each next level is ``scale_factor`` smaller, down to the last one
     whose shorter side still covers 12 pixels. An image whose shorter side is
     below ``min_face_size`` has no level.
     """
@@ -155,7 +155,7 @@ class _Candidates:
 
 
 class MTCNN(nn.Module):
-    """The MTCNN cascade; call :meth:`detect` on a batch of images.
+    """The MTCNN cascade. Call :meth:`detect` on a batch of images.
 
     Args:
         pnet: the ``mtcnn_pnet`` spec model.
@@ -258,8 +258,8 @@ class MTCNN(nn.Module):
         count, _, height, width = images.shape
         scales = pyramid_scales(height, width, config.min_face_size, config.scale_factor, config.max_levels)
         boxes, scores, offsets, groups = [], [], [], []
-        # NOTE: P-Net runs once per pyramid level (all images of the batch at
-        # once): levels differ in size, so they cannot share one tensor.
+        # NOTE: P-Net runs once per pyramid level, on all images of the batch at
+        # once. Levels differ in size, so they cannot share one tensor.
         for level, scale in enumerate(scales):
             size = (int(height * scale + 1), int(width * scale + 1))
             outputs = self.pnet(_normalize(F.interpolate(images, size=size, mode="area")))
@@ -297,7 +297,7 @@ class MTCNN(nn.Module):
         return candidates, _normalize(crops)
 
     def _refine(self, table: torch.Tensor, candidates: _Candidates, height: int, width: int) -> _Candidates:
-        """Score 24x24 crops with R-Net; keep, NMS, regress and square the faces."""
+        """Score 24x24 crops with R-Net, then keep, NMS, regress and square the boxes above the threshold."""
         candidates, crops = self._crops(table, candidates, height, width, RNET_SIZE)
         outputs = self.rnet(crops)
         score = outputs["prob"][:, 1]
@@ -311,7 +311,7 @@ class MTCNN(nn.Module):
         return _Candidates(square_boxes(regressed), candidates.scores, candidates.image_index)
 
     def _output(self, table: torch.Tensor, candidates: _Candidates, height: int, width: int) -> tuple[_Candidates, torch.Tensor]:
-        """Score 48x48 crops with O-Net; return the faces and their (F, 5, 2) landmarks."""
+        """Score 48x48 crops with O-Net and return the faces with their (F, 5, 2) landmarks."""
         candidates, crops = self._crops(table, candidates, height, width, ONET_SIZE)
         outputs = self.onet(crops)
         score = outputs["prob"][:, 1]

