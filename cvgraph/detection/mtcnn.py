@@ -259,7 +259,10 @@ class MTCNN(nn.Module):
         scales = pyramid_scales(height, width, config.min_face_size, config.scale_factor, config.max_levels)
         boxes, scores, offsets, groups = [], [], [], []
         # NOTE: P-Net runs once per pyramid level, on all images of the batch at
-        # once. Levels differ in size, so they cannot share one tensor.
+        # once. Levels differ in size, so one call would need them packed into a
+        # canvas (with masking before pool1 to keep ceil_mode's edge windows
+        # exact): by our estimate about 28% more pixels at scale factor 0.709,
+        # which costs more than the ~10 calls it saves on CPU.
         for level, scale in enumerate(scales):
             size = (int(height * scale + 1), int(width * scale + 1))
             outputs = self.pnet(_normalize(F.interpolate(images, size=size, mode="area")))
