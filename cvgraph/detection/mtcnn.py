@@ -201,17 +201,27 @@ class MTCNN(nn.Module):
 
         if config is not None and not isinstance(config, MTCNNConfig):
             config = validate_model(MTCNNConfig, dict(config), location=Location(config_source), what="MTCNN settings")
+        command = "cvgraph weights import mtcnn" + (f" --cache {cache}" if cache is not None else "")
         networks = {}
         for name, path in weights_paths(cache).items():
             if not path.is_file():
-                option = f" --cache {cache}" if cache is not None else ""
                 raise WeightsError(
                     "the MTCNN weights are not in the cache",
                     location=Location(str(path)),
-                    hint=f"run 'cvgraph weights import mtcnn{option}' once to fetch and convert them",
+                    hint=f"run '{command}' once to fetch and convert them",
                 )
             networks[name] = build_network(name, channels_last=True)
-            load_weights(networks[name], path)
+            try:
+                load_weights(networks[name], path)
+            except WeightsError as error:
+                # A cache written for an older version of the spec fails the fingerprint check.
+                raise WeightsError(
+                    error.message,
+                    location=error.location,
+                    expected=error.expected,
+                    found=error.found,
+                    hint=f"run '{command}' again to convert the weights for this version of cvgraph",
+                ) from None
         return cls(networks["pnet"], networks["rnet"], networks["onet"], config)  # type: ignore[arg-type]
 
     # Entry points -----------------------------------------------------------

@@ -250,3 +250,18 @@ def test_from_cache_without_weights_names_import_command(tmp_path) -> None:
         MTCNN.from_cache(tmp_path)
     assert "cvgraph weights import mtcnn" in raised.value.hint
     assert str(tmp_path) in raised.value.hint
+
+
+def test_from_cache_of_other_spec_names_import_command(mtcnn_cache, tmp_path) -> None:
+    from cvgraph.detection.mtcnn_weights import weights_paths
+    from cvgraph.weights import read_tensors, save_weights
+
+    for network, path in weights_paths(mtcnn_cache).items():
+        tensors, metadata = read_tensors(path)
+        if network == "onet":
+            metadata["cvgraph.fingerprint"] = "0" * 64
+        save_weights(tensors, weights_paths(tmp_path)[network], metadata=metadata)
+    with pytest.raises(WeightsError) as raised:
+        MTCNN.from_cache(tmp_path)
+    assert "onet.safetensors" in str(raised.value.location)
+    assert f"cvgraph weights import mtcnn --cache {tmp_path}' again" in raised.value.hint
