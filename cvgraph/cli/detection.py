@@ -116,14 +116,14 @@ def _image_format(path: Path) -> str:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    from ..detection import MTCNN
+    from ..detection import DETECTORS
     from ..detection.annotate import draw_faces
     from ..images import read_image
     from ..weights import atomic_write
 
     image_format = _image_format(args.out) if args.out is not None else None
     image = read_image(args.image)
-    detector = MTCNN.from_cache(args.cache, config=_settings(args), config_source="<command line>")
+    detector = DETECTORS[args.detector].from_cache(args.cache, config=_settings(args), config_source="<command line>")
     faces = detector.detect_array(image)
 
     print(f"{args.image}: {len(faces)} face{'' if len(faces) == 1 else 's'}")

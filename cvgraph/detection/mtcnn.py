@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from torch import nn
 
-from ..errors import Location, WeightsError
+from ..errors import Location, SpecError, WeightsError
 from ..validation import validate_model
 from .boxes import batched_nms, batched_nms_min, regress_boxes, square_boxes
 from .crops import crop_resize_area, crop_windows, summed_area_table
@@ -68,6 +68,9 @@ class MTCNNConfig(BaseModel):
         description="NMS overlap limits: P-Net within a level, P-Net across levels, R-Net (IoU), O-Net (Min overlap)",
     )
     max_levels: int = Field(default=64, ge=1, description="cap on pyramid levels, against tiny scale factors")
+    max_level_pixels: int = Field(
+        default=64_000_000, ge=1, description="cap on the pixels of the largest pyramid level, against tiny min_face_size"
+    )
 
     @field_validator("thresholds", "nms_thresholds", mode="before")
     @classmethod
@@ -240,9 +243,20 @@ class MTCNN(nn.Module):
 
         Returns:
             One :class:`FaceDetections` per image.
+
+        Raises:
+            SpecError: for images that are not RGB, or a pyramid level above
+                ``max_level_pixels``.
         """
         if images.ndim == 3:
             images = images.unsqueeze(0)
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise SpecError(
+                "MTCNN detects faces in RGB images",
+                expected="a tensor of shape (N, 3, H, W) or (3, H, W)",
+                found=f"shape {tuple(images.shape)}",
+                hint="repeat a grayscale image over three channels, and drop an alpha channel",
+            )
         device = next(self.pnet.parameters()).device
         pixels = images.to(device=device)
         # Channels-last input makes every pyramid level channels-last, as the networks run.
@@ -267,6 +281,12 @@ class MTCNN(nn.Module):
         config = self.config
         count, _, height, width = images.shape
         scales = pyramid_scales(height, width, config.min_face_size, config.scale_factor, config.max_levels)
+        if scales and int(height * scales[0] + 1) * int(width * scales[0] + 1) > config.max_level_pixels:
+            raise SpecError(
+                f"min_face_size {config.min_face_size} scales the {height}x{width} image by {scales[0]:.3g}, "
+                f"past max_level_pixels ({config.max_level_pixels})",
+                hint="raise min_face_size (P-Net's window is 12 pixels), or raise max_level_pixels",
+            )
         boxes, scores, offsets, groups = [], [], [], []
         # NOTE: P-Net runs once per pyramid level, on all images of the batch at
         # once. Levels differ in size, so one call would need them packed into a

@@ -265,3 +265,18 @@ def test_from_cache_of_other_spec_names_import_command(mtcnn_cache, tmp_path) ->
         MTCNN.from_cache(tmp_path)
     assert "onet.safetensors" in str(raised.value.location)
     assert f"cvgraph weights import mtcnn --cache {tmp_path}' again" in raised.value.hint
+
+
+def test_detect_rejects_non_rgb_tensor(detector: MTCNN) -> None:
+    with pytest.raises(SpecError) as raised:
+        detector.detect(torch.zeros(1, 1, 64, 64))
+    assert "(N, 3, H, W)" in raised.value.expected
+    assert "(1, 1, 64, 64)" in raised.value.found
+
+
+def test_tiny_min_face_size_hits_level_cap(mtcnn_cache) -> None:
+    detector = MTCNN.from_cache(mtcnn_cache, config={"min_face_size": 0.05})
+    with pytest.raises(SpecError) as raised:
+        detector.detect_array(PHOTOS["astronaut"]())
+    assert "max_level_pixels" in raised.value.message
+    assert "raise min_face_size" in raised.value.hint
