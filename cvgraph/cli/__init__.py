@@ -34,9 +34,9 @@ class CommandError(Exception):
 
 
 def _commands() -> list[Command]:
-    from . import core
+    from . import core, detection
 
-    return [*core.COMMANDS]
+    return [*core.COMMANDS, *detection.COMMANDS]
 
 
 COMMANDS = _commands
