@@ -59,11 +59,15 @@ class Spec:
 
     @property
     def fingerprint(self) -> str:
-        """A SHA-256 of the expanded graph: blocks, args and wiring (not names of files)."""
+        """A SHA-256 of the expanded graph: blocks, args and wiring (not names of files).
+
+        Arguments left at their defaults are not part of it, so a new optional
+        argument of a block does not invalidate weights saved before it existed.
+        """
         canonical = {
             "inputs": {k: v.channels for k, v in self.inputs.items()},
             "nodes": [
-                [n.path, self.blocks[n.path].name, self.args[n.path].model_dump(mode="json"), [str(r) for r in n.inputs]]
+                [n.path, self.blocks[n.path].name, self.args[n.path].model_dump(mode="json", exclude_defaults=True), [str(r) for r in n.inputs]]
                 for n in self.nodes
             ],
             "outputs": {k: str(v) for k, v in self.outputs.items()},

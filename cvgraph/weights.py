@@ -230,9 +230,13 @@ def load_weights(
     info = getattr(model, "cvgraph", None)
     saved = metadata.get(FINGERPRINT_KEY)
     if check_fingerprint and info is not None and saved is not None and saved != info.fingerprint:
+        saved_name = metadata.get(SPEC_KEY, "?")
+        if saved_name == info.name:
+            what = f"a different version of spec '{info.name}' (its expanded graph differs from the model's)"
+        else:
+            what = f"spec '{saved_name}', which differs from the model's spec '{info.name}'"
         raise WeightsError(
-            f"the weights were saved from spec '{metadata.get(SPEC_KEY, '?')}', "
-            f"which differs from the model's spec '{info.name}'",
+            f"the weights were saved from {what}",
             location=where,
             expected=f"fingerprint {info.fingerprint[:16]}...",
             found=f"fingerprint {saved[:16]}...",
