@@ -72,6 +72,7 @@ class Entry:
         cls: the block or loss class (for a command: the command object).
         source: the plugin's distribution and version, such as ``cvgraph-attention 0.1.0``.
         kind: ``block``, ``head``, ``loss`` or ``command``.
+        distribution: the plugin's distribution name alone, such as ``cvgraph-attention``.
     """
 
     name: str
@@ -79,6 +80,7 @@ class Entry:
     cls: Any
     source: str
     kind: str = "block"
+    distribution: str = ""
 
     @property
     def full_name(self) -> str:
@@ -276,13 +278,13 @@ class Registry:
         for hook, head in (("cvgraph_blocks", False), ("cvgraph_heads", True)):
             for cls in returned(hook):
                 check_block(cls, head=head, source=source)
-                self._stage(staged, Entry(cls.name, source.namespace, cls, str(source), "head" if cls.head else "block"), source)
+                self._stage(staged, _entry(cls.name, cls, "head" if cls.head else "block", source), source)
         for cls in returned("cvgraph_losses"):
             check_loss(cls, source=source)
-            self._stage(staged, Entry(cls.name, source.namespace, cls, str(source), "loss"), source)
+            self._stage(staged, _entry(cls.name, cls, "loss", source), source)
         for command in returned("cvgraph_cli_commands"):
             check_command(command, source=source)
-            self._stage(staged, Entry(command.name, source.namespace, command, str(source), "command"), source)
+            self._stage(staged, _entry(command.name, command, "command", source), source)
         for path in returned("cvgraph_spec_dirs"):
             staged.spec_folders.append(self._check_spec_folder(path, source, staged))
         return staged
@@ -443,6 +445,10 @@ class Registry:
     def spec_dirs(self) -> list[tuple[Path, str]]:
         """Return each spec folder with the source that added it, built-in folders first."""
         return [(folder.path, folder.source) for folder in self._spec_folders]
+
+
+def _entry(name: str, registered: Any, kind: str, source: PluginSource) -> Entry:
+    return Entry(name, source.namespace, registered, str(source), kind, source.distribution)
 
 
 def _table_of(kind: str) -> str:
