@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .registry import Registry
+from .errors import SpecError
+from .registry import Entry, Registry
 from .spec import SpecModel
 
 __all__ = ["spec_schema"]
@@ -21,17 +22,46 @@ def _allow_expressions(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _names_of(entry: Entry, registry: Registry) -> list[str]:
+    """Return the names a spec may write for ``entry``: the full name, and the short one where it resolves to it."""
+    try:
+        short_resolves = registry.block_entry(entry.name) is entry
+    except SpecError:
+        short_resolves = False
+    return [entry.name, entry.full_name] if short_resolves else [entry.full_name]
+
+
+def _allow_partial_files(schema: dict[str, Any]) -> None:
+    """Accept the three kinds of spec files, not only complete specs.
+
+    A complete spec has ``name``, ``inputs`` and ``nodes``; a spec with
+    ``extends`` takes what it leaves out from its base; an include-only
+    library (``_resnet_blocks.yaml``) has ``define`` and no ``nodes``.
+    """
+    schema["required"] = []
+    schema["anyOf"] = [
+        {"required": ["name", "inputs", "nodes"]},
+        {"required": ["name", "extends"]},
+        {"required": ["define"], "not": {"required": ["nodes"]}},
+    ]
+
+
 def spec_schema(registry: Registry) -> dict[str, Any]:
     """Return a JSON Schema (draft 2020-12) for spec files.
 
     A node's ``args`` are checked against the schema of the block it names,
     for every block in ``registry``, the plugins' included.
+
+    NOTE: a ``${...}`` expression is accepted in place of a whole argument,
+    but not inside a list (``kernel_size: [3, "${k}"]`` fails this schema
+    while the spec itself is valid).
     """
     schema = SpecModel.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cvgraph spec"
     defs = schema.setdefault("$defs", {})
 
+    _allow_partial_files(schema)
     conditions = []
     for entry in registry.blocks():
         args_schema = entry.cls.Args.model_json_schema()
@@ -43,12 +73,12 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
         defs[def_name] = args_schema
         conditions.append(
             {
-                "if": {"properties": {"block": {"enum": [entry.name, entry.full_name]}}, "required": ["block"]},
+                "if": {"properties": {"block": {"enum": _names_of(entry, registry)}}, "required": ["block"]},
                 "then": {"properties": {"args": {"$ref": f"#/$defs/{def_name}"}}},
             }
         )
     node = defs.get("NodeModel")
     if node is not None:
         node["allOf"] = conditions
-        node["properties"]["block"]["examples"] = sorted({e.name for e in registry.blocks()})
+        node["properties"]["block"]["examples"] = sorted({n for e in registry.blocks() for n in _names_of(e, registry)})
     return schema
