@@ -14,7 +14,6 @@ from typing import Sequence
 import torch
 from pydantic import Field, model_validator
 from torch import nn
-from torchvision.ops import SqueezeExcitation as _TorchvisionSE
 
 from cvgraph import Block, BlockArgs, BuildContext, FeatureMap, ShapeError, Shape
 from cvgraph.block import expect_feature_map
@@ -64,8 +63,12 @@ class SqueezeExcitation(Block):
 
     @classmethod
     def build(cls, inputs: Sequence[Shape], args: AttentionArgs, ctx: BuildContext) -> nn.Module:  # type: ignore[override]
+        # Imported here because importing torchvision takes about 2 s (python -X importtime,
+        # 2-core machine), which every cvgraph command would pay once this plugin is installed.
+        from torchvision.ops import SqueezeExcitation as TorchvisionSE
+
         x = expect_feature_map(inputs[0])
-        return _TorchvisionSE(x.channels, hidden_channels(x.channels, args.reduction))
+        return TorchvisionSE(x.channels, hidden_channels(x.channels, args.reduction))
 
     @classmethod
     def macs(cls, inputs: Sequence[Shape], output: FeatureMap, args: AttentionArgs) -> int:  # type: ignore[override]

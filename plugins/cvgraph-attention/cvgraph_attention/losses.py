@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
-from torchvision.ops import sigmoid_focal_loss
 
 from cvgraph import BlockArgs, Loss
 
@@ -126,6 +125,8 @@ class FocalLoss(nn.Module):
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if pred.shape != target.shape:
             raise ValueError(f"focal loss needs pred and target of one shape, found {tuple(pred.shape)} and {tuple(target.shape)}")
+        from torchvision.ops import sigmoid_focal_loss  # imported late, as in blocks.SqueezeExcitation.build
+
         return sigmoid_focal_loss(pred, target.to(pred.dtype), alpha=self.alpha, gamma=self.gamma, reduction=self.reduction)
 
     def extra_repr(self) -> str:
