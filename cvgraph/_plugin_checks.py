@@ -30,7 +30,7 @@ COMMAND_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
 
 @dataclass(frozen=True)
 class PluginSource:
-    """Where a registration comes from: the plugin's namespace and its distribution."""
+    """The origin of a registration: the plugin's namespace and its distribution."""
 
     namespace: str
     distribution: str

@@ -2,10 +2,10 @@
 
 Names are namespaced by the plugin that registers them (``cvgraph:conv2d``,
 ``attention:se``); the namespace of an installed plugin is its entry-point
-name. A short name (``se``) resolves while exactly one plugin registers it,
-except that a built-in keeps its short name: a plugin block called ``relu``
-is reachable only as ``namespace:relu``, with a warning at load, so that
-installing a plugin never changes what an existing spec means.
+name. A short name (``se``) resolves while exactly one plugin registers it.
+A built-in keeps its short name, though: a plugin block called ``relu`` is
+reachable only as ``namespace:relu``, with a warning at load. So installing
+a plugin never changes what an existing spec means.
 
 Nothing is ever overridden silently. A namespace used twice, a name
 registered twice by one plugin, a plugin that fails to import, or a class
@@ -98,7 +98,7 @@ class SpecFolder:
 
 @dataclass
 class PluginInfo:
-    """What one plugin registered, or why it was skipped, for ``cvgraph plugins``.
+    """The names one plugin registered, or the reason it was skipped, for ``cvgraph plugins``.
 
     Attributes:
         name: the namespace (the entry-point name).
@@ -136,7 +136,7 @@ class PluginInfo:
 
 @dataclass
 class _Staged:
-    """What one plugin's hooks returned, checked, before any of it enters the registry."""
+    """The checked results of one plugin's hooks, before any of them enters the registry."""
 
     entries: list[Entry] = field(default_factory=list)
     spec_folders: list[SpecFolder] = field(default_factory=list)

@@ -34,8 +34,8 @@ def _names_of(entry: Entry, registry: Registry) -> list[str]:
 def _allow_partial_files(schema: dict[str, Any]) -> None:
     """Accept the three kinds of spec files, not only complete specs.
 
-    A complete spec has ``name``, ``inputs`` and ``nodes``; a spec with
-    ``extends`` takes what it leaves out from its base; an include-only
+    A complete spec has ``name``, ``inputs`` and ``nodes``. A spec with
+    ``extends`` takes what it leaves out from its base. An include-only
     library (``_resnet_blocks.yaml``) has ``define`` and no ``nodes``.
     """
     schema["required"] = []

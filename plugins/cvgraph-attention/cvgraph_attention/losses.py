@@ -110,8 +110,8 @@ class FocalArgs(BlockArgs):
 class FocalLoss(nn.Module):
     """Sigmoid focal loss (Lin et al., "Focal Loss for Dense Object Detection", 2017).
 
-    Wraps ``torchvision.ops.sigmoid_focal_loss``. pred holds logits and
-    target binary labels of the same shape; the output is a scalar, or of
+    Wraps ``torchvision.ops.sigmoid_focal_loss``. pred contains logits and
+    target binary labels of the same shape. The output is a scalar, or of
     pred's shape with ``reduction='none'``.
     """
 
