@@ -115,10 +115,3 @@ class PluginError(SpecError):
     def __init__(self, message: str, *, distribution: str | None = None, **fields: object) -> None:
         self.distribution = distribution
         super().__init__(message, **fields)  # type: ignore[arg-type]
-
-    def _format(self) -> str:
-        text = super()._format()
-        # A plugin problem has no spec location, so the '<spec>: ' prefix would mislead.
-        if self.file is None and self.line is None:
-            text = text.removeprefix(f"{self.location}: ")
-        return text

@@ -25,6 +25,10 @@ class _Twice(Block):
 
 class _Plugin:
     @hookimpl
+    def cvgraph_plugin_api_version(self):
+        return 1
+
+    @hookimpl
     def cvgraph_blocks(self):
         return [_Twice]
 
@@ -48,14 +52,11 @@ def test_same_full_name_twice_names_both_sources():
     assert "second-dist 2.0" in caught.value.message
 
 
-def test_short_name_registered_twice_is_ambiguous_until_namespaced():
-    registry = new_registry(entry_points=False, plugins=[("mine", _Plugin())])
+def test_builtin_keeps_short_name_beside_plugin():
+    with pytest.warns(cvgraph.PluginWarning, match="registered only as 'mine:<name>'"):
+        registry = new_registry(entry_points=False, plugins=[("mine", _Plugin())])
 
-    with pytest.raises(cvgraph.SpecError) as caught:
-        registry.block("relu")
-
-    assert "cvgraph:relu" in caught.value.hint
-    assert "mine:relu" in caught.value.hint
+    assert registry.block("relu") is registry.block("cvgraph:relu")
     assert registry.block("mine:relu") is _Twice
 
 
