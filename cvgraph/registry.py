@@ -140,7 +140,8 @@ class _Staged:
 
     entries: list[Entry] = field(default_factory=list)
     spec_folders: list[SpecFolder] = field(default_factory=list)
-    shadowed: list[str] = field(default_factory=list)
+    shadowed: list[tuple[str, str]] = field(default_factory=list)
+    """(kind, short name) of each name whose short form stays with a built-in."""
 
 
 class Registry:
@@ -303,7 +304,7 @@ class Registry:
                 distribution=source.distribution,
             )
         if entry.namespace != BUILTIN_NAMESPACE and f"{BUILTIN_NAMESPACE}:{entry.name}" in table:
-            staged.shadowed.append(f"{entry.kind} '{entry.name}'")
+            staged.shadowed.append((entry.kind, entry.name))
         staged.entries.append(entry)
 
     def _check_spec_folder(self, path: Any, source: PluginSource, staged: _Staged) -> SpecFolder:
@@ -318,7 +319,7 @@ class Registry:
             from .zoo import spec_names_in
 
             builtin = {name for f in self._spec_folders if f.namespace == BUILTIN_NAMESPACE for name in spec_names_in(f.path)}
-            staged.shadowed.extend(f"spec '{name}'" for name in sorted(spec_names_in(folder.path) & builtin))
+            staged.shadowed.extend(("spec", name) for name in sorted(spec_names_in(folder.path) & builtin))
         return folder
 
     def load_entry_points(self) -> None:
@@ -475,11 +476,12 @@ def _check_api_version(function: Callable[[], Any] | None, source: PluginSource)
         )
 
 
-def _shadow_message(source: PluginSource, shadowed: list[str]) -> str:
-    names = ", ".join(shadowed)
+def _shadow_message(source: PluginSource, shadowed: list[tuple[str, str]]) -> str:
+    names = ", ".join(f"{kind} '{name}'" for kind, name in shadowed)
+    full_names = ", ".join(f"'{source.namespace}:{name}'" for _kind, name in shadowed)
     return (
-        f"plugin '{source}': built-ins of cvgraph already use the short names of its {names}, "
-        f"so these are registered only as '{source.namespace}:<name>'"
+        f"plugin '{source}': cvgraph's built-ins already use the short name of its {names}, "
+        f"so the plugin's is reachable only as {full_names}"
     )
 
 

@@ -22,6 +22,31 @@ def _allow_expressions(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _own_definitions(args_schema: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Prefix the nested definitions of one block's Args schema, and the references to them.
+
+    Two blocks may both define an enum or sub-model called ``Mode``; without
+    the prefix, one block's definition would replace the other's.
+    """
+    renamed = {key: f"{prefix}__{key}" for key in args_schema.get("$defs", {})}
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, dict):
+            result = {key: rewrite(item) for key, item in value.items()}
+            reference = result.get("$ref")
+            if isinstance(reference, str) and reference.startswith("#/$defs/"):
+                result["$ref"] = f"#/$defs/{renamed.get(reference[len('#/$defs/'):], reference[len('#/$defs/'):])}"
+            return result
+        if isinstance(value, list):
+            return [rewrite(item) for item in value]
+        return value
+
+    result = rewrite(args_schema)
+    if "$defs" in result:
+        result["$defs"] = {renamed[key]: value for key, value in result["$defs"].items()}
+    return result
+
+
 def _names_of(entry: Entry, registry: Registry) -> list[str]:
     """Return the names a spec may write for ``entry``: the full name, and the short one where it resolves to it."""
     try:
@@ -63,13 +88,16 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
 
     _allow_partial_files(schema)
     conditions = []
-    for entry in registry.blocks():
-        args_schema = entry.cls.Args.model_json_schema()
+    for index, entry in enumerate(registry.blocks()):
+        def_name = f"args_{entry.namespace}_{entry.name}"
+        if def_name in defs:
+            # 'a_b' + 'c' and 'a' + 'b_c' give one name; keep both schemas apart.
+            def_name = f"{def_name}_{index}"
+        args_schema = _own_definitions(entry.cls.Args.model_json_schema(), def_name)
         for key, value in args_schema.pop("$defs", {}).items():
-            defs.setdefault(key, value)
+            defs[key] = value
         args_schema = _allow_expressions(copy.deepcopy(args_schema))
         args_schema.setdefault("description", entry.cls.description)
-        def_name = f"args_{entry.namespace}_{entry.name}"
         defs[def_name] = args_schema
         conditions.append(
             {

@@ -53,7 +53,7 @@ def test_same_full_name_twice_names_both_sources():
 
 
 def test_builtin_keeps_short_name_beside_plugin():
-    with pytest.warns(cvgraph.PluginWarning, match="registered only as 'mine:<name>'"):
+    with pytest.warns(cvgraph.PluginWarning, match="reachable only as 'mine:relu'"):
         registry = new_registry(entry_points=False, plugins=[("mine", _Plugin())])
 
     assert registry.block("relu") is registry.block("cvgraph:relu")

@@ -91,7 +91,7 @@ def test_builtin_keeps_short_name_with_warning():
     with pytest.warns(PluginWarning, match="relu") as caught:
         registry = load(("mine", make_plugin(cvgraph_blocks=lambda: [Relu])))
 
-    assert "registered only as 'mine:<name>'" in str(caught[0].message)
+    assert "short name of its block 'relu', so the plugin's is reachable only as 'mine:relu'" in str(caught[0].message)
     assert registry.block("relu") is registry.block("cvgraph:relu")
     assert registry.block("mine:relu") is Relu
     assert registry.plugins[-1].warnings
@@ -300,3 +300,43 @@ def test_builtin_blocks_pass_the_contract():
     for entry in registry.blocks():
         assert entry.cls.description, entry.full_name
         assert entry.namespace == "cvgraph"
+
+
+def _spec_folder(folder, *names: str):
+    folder.mkdir()
+    for name in names:
+        (folder / f"{name}.yaml").write_text(
+            f"name: {name}\ninputs: {{image: {{channels: 3}}}}\nnodes: {{conv: {{block: conv2d, args: {{out_channels: 4, kernel_size: 1}}}}}}\n"
+        )
+    return folder
+
+
+def test_plugin_spec_named_like_builtin_keeps_builtin(tmp_path):
+    from cvgraph.zoo import find_spec, zoo_names
+
+    folder = _spec_folder(tmp_path / "specs", "resnet50", "tiny")
+    with pytest.warns(PluginWarning, match="spec 'resnet50'"):
+        registry = load(("mine", make_plugin(cvgraph_spec_dirs=lambda: [folder])))
+
+    assert find_spec("resnet50", registry).parent.name == "specs"
+    assert find_spec("resnet50", registry) != folder / "resnet50.yaml"
+    assert find_spec("mine:resnet50", registry) == folder / "resnet50.yaml"
+    assert find_spec("tiny", registry) == folder / "tiny.yaml"
+    assert {"resnet50", "mine:resnet50", "tiny"} <= set(zoo_names(registry))
+
+
+def test_plugin_spec_in_two_plugins_is_ambiguous(tmp_path):
+    from cvgraph.zoo import find_spec, zoo_names
+
+    first = _spec_folder(tmp_path / "first", "tiny")
+    second = _spec_folder(tmp_path / "second", "tiny")
+    registry = load(
+        ("first", make_plugin("first", cvgraph_spec_dirs=lambda: [first])),
+        ("second", make_plugin("second", cvgraph_spec_dirs=lambda: [second])),
+    )
+
+    with pytest.raises(SpecError, match="zoo spec name 'tiny' is ambiguous") as caught:
+        find_spec("tiny", registry)
+    assert caught.value.hint == "write the namespaced name, one of: first:tiny, second:tiny"
+    assert cvgraph.load_spec("second:tiny", registry=registry).name == "tiny"
+    assert {"first:tiny", "second:tiny"} <= set(zoo_names(registry))

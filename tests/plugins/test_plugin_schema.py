@@ -77,3 +77,41 @@ def test_invalid_plugin_args_fail_schema(validator, block, args):
 )
 def test_valid_plugin_args_pass_schema(validator, block, args):
     assert list(validator.iter_errors(_node(block, args))) == []
+
+
+def test_nested_args_definitions_stay_apart():
+    """Two plugin blocks whose Args use different enums named Mode each keep their own."""
+    import enum
+    import types
+
+    from torch import nn
+
+    import cvgraph
+    from cvgraph.schema import spec_schema
+
+    def block_with_mode(block_name: str, values: list[str]) -> type:
+        mode = enum.Enum("Mode", {value: value for value in values})
+        args = type("Args", (cvgraph.BlockArgs,), {"__annotations__": {"mode": mode}})
+        return type(
+            block_name.title(),
+            (cvgraph.Block,),
+            {
+                "name": block_name,
+                "description": f"{block_name} with a mode.",
+                "Args": args,
+                "infer": classmethod(lambda cls, inputs, args: inputs[0]),
+                "build": classmethod(lambda cls, inputs, args, ctx: nn.Identity()),
+            },
+        )
+
+    plugin = types.ModuleType("modes")
+    plugin.cvgraph_plugin_api_version = cvgraph.hookimpl(lambda: 1)
+    blocks = [block_with_mode("first_mode", ["fast", "slow"]), block_with_mode("second_mode", ["nearest", "bilinear"])]
+    plugin.cvgraph_blocks = cvgraph.hookimpl(lambda: blocks)
+    registry = cvgraph.new_registry(plugins=[("modes", plugin)], entry_points=False, strict=True)
+    validator = jsonschema.Draft202012Validator(spec_schema(registry))
+
+    assert list(validator.iter_errors(_node("first_mode", {"mode": "fast"}))) == []
+    assert list(validator.iter_errors(_node("second_mode", {"mode": "bilinear"}))) == []
+    assert list(validator.iter_errors(_node("first_mode", {"mode": "bilinear"})))
+    assert list(validator.iter_errors(_node("second_mode", {"mode": "fast"})))
