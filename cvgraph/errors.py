@@ -112,6 +112,16 @@ class PluginError(SpecError):
 
     distribution: str | None = None
 
-    def __init__(self, message: str, *, distribution: str | None = None, **fields: object) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        distribution: str | None = None,
+        location: Location | None = None,
+        node: str | None = None,
+        expected: object = None,
+        found: object = None,
+        hint: str | None = None,
+    ) -> None:
         self.distribution = distribution
-        super().__init__(message, **fields)  # type: ignore[arg-type]
+        super().__init__(message, location=location, node=node, expected=expected, found=found, hint=hint)

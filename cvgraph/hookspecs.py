@@ -50,7 +50,7 @@ class CvgraphHooks:
 
     @hookspec
     def cvgraph_spec_dirs(self) -> list[Path]:  # type: ignore[empty-body]
-        """Return folders of ``*.yaml`` specs that zoo names resolve to."""
+        """Return folders of spec files (``.yaml``, ``.yml``, ``.json``) that zoo names resolve to."""
 
     @hookspec
     def cvgraph_cli_commands(self) -> list[Any]:  # type: ignore[empty-body]
