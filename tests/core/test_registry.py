@@ -43,7 +43,8 @@ def test_builtins_register_through_plugin_hooks():
 
 def test_same_full_name_twice_names_both_sources():
     registry = new_registry(entry_points=False)
-    registry.register_plugin(_Plugin(), namespace="first", distribution="first-dist", version="1.0")
+    with pytest.warns(cvgraph.PluginWarning, match="reachable only as 'first:relu'"):
+        registry.register_plugin(_Plugin(), namespace="first", distribution="first-dist", version="1.0")
 
     with pytest.raises(cvgraph.PluginError) as caught:
         registry.register_plugin(_Plugin(), namespace="first", distribution="second-dist", version="2.0")
