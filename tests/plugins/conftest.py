@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,11 +16,20 @@ from plugin_helpers import PLUGIN_PATH
 from cvgraph.registry import set_default_registry
 
 
+def _source_version() -> str:
+    # A regular expression, because tomllib is missing on Python 3.10.
+    match = re.search(r'^version = "([^"]+)"', (PLUGIN_PATH / "pyproject.toml").read_text(), re.M)
+    assert match is not None, "plugins/cvgraph-attention/pyproject.toml has no version line"
+    return match.group(1)
+
+
 @pytest.fixture(scope="session")
 def attention_plugin() -> importlib.metadata.Distribution:
-    """Return the installed cvgraph-attention distribution, installing it first when missing."""
+    """Return the installed cvgraph-attention distribution, installing it when missing or of another version."""
     try:
-        return importlib.metadata.distribution("cvgraph-attention")
+        installed = importlib.metadata.distribution("cvgraph-attention")
+        if installed.version == _source_version():
+            return installed
     except importlib.metadata.PackageNotFoundError:
         pass
     subprocess.run(
