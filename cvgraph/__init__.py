@@ -12,11 +12,12 @@ from __future__ import annotations
 from .api import build, infer_shapes
 from .block import Block, BlockArgs, BuildContext, IntPair, ReceptiveFieldStep
 from .compiler import ModelInfo, model_info
+from .components import head, loss
 from .errors import Location, PluginError, ShapeError, SpecError, WeightsError
 from .hookspecs import hookimpl
 from .loss import Loss
 from .pipeline import Spec, load_spec
-from .registry import Registry, default_registry, new_registry
+from .registry import PluginWarning, Registry, default_registry, new_registry
 from .shapes import Boxes, ClassMap, FeatureMap, Shape, Tensor, Vector
 from .weights import load_weights, save_weights
 
@@ -27,6 +28,7 @@ __all__ = [
     "save_weights",
     "load_weights",
     "loss",
+    "head",
     "Spec",
     "Block",
     "BlockArgs",
@@ -39,6 +41,7 @@ __all__ = [
     "Registry",
     "default_registry",
     "new_registry",
+    "PluginWarning",
     "hookimpl",
     "Shape",
     "FeatureMap",
@@ -53,17 +56,3 @@ __all__ = [
     "PluginError",
 ]
 
-
-def loss(name: str, registry: Registry | None = None, **kwargs: object) -> object:
-    """Build a registered loss by name, validating its arguments.
-
-    Example: ``cvgraph.loss("dice", smooth=1.0)``.
-
-    Raises:
-        SpecError: for an unknown name or invalid arguments.
-    """
-    from .validation import validate_model
-
-    cls = (registry or default_registry()).loss(name)
-    args = validate_model(cls.Args, dict(kwargs), what=f"args of loss '{cls.name}'")
-    return cls.build(args)

@@ -103,4 +103,25 @@ class WeightsError(SpecError):
 
 
 class PluginError(SpecError):
-    """A plugin that failed to load or registered something invalid."""
+    """A plugin that failed to load or registered something invalid.
+
+    Attributes:
+        distribution: the name of the plugin's distribution (what ``pip
+            uninstall`` takes), where known.
+    """
+
+    distribution: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        distribution: str | None = None,
+        location: Location | None = None,
+        node: str | None = None,
+        expected: object = None,
+        found: object = None,
+        hint: str | None = None,
+    ) -> None:
+        self.distribution = distribution
+        super().__init__(message, location=location, node=node, expected=expected, found=found, hint=hint)

@@ -193,7 +193,7 @@ def _apply_override(raw: LocDict, key: str, value: Any, file: str | None) -> Non
 def _include_path(entry: str, base: str | None, registry: Registry) -> Path:
     path = Path(entry)
     if path.suffix.lower() not in SPEC_SUFFIXES:
-        return find_spec(entry, registry)
+        return find_spec(entry, registry, libraries=True)
     if path.is_absolute():
         return path
     folder = Path(base).parent if base else Path.cwd()

@@ -93,13 +93,11 @@ def test_zoo_specs_validate_against_schema():
     import yaml
 
     import cvgraph as api
-    from cvgraph.zoo import _spec_files
+    from cvgraph.zoo import zoo_specs
 
     schema = json.loads(cvgraph("schema").stdout)
-    for name, path in _spec_files(api.default_registry()).items():
-        data = yaml.safe_load(path.read_text())
-        if "nodes" in data and "extends" not in data:
-            jsonschema.validate(data, schema)
+    for spec in zoo_specs(api.default_registry(), libraries=True):
+        jsonschema.validate(yaml.safe_load(spec.path.read_text()), schema)
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,10 @@ class _Twice(Block):
 
 class _Plugin:
     @hookimpl
+    def cvgraph_plugin_api_version(self):
+        return 1
+
+    @hookimpl
     def cvgraph_blocks(self):
         return [_Twice]
 
@@ -39,7 +43,8 @@ def test_builtins_register_through_plugin_hooks():
 
 def test_same_full_name_twice_names_both_sources():
     registry = new_registry(entry_points=False)
-    registry.register_plugin(_Plugin(), namespace="first", distribution="first-dist", version="1.0")
+    with pytest.warns(cvgraph.PluginWarning, match="reachable only as 'first:relu'"):
+        registry.register_plugin(_Plugin(), namespace="first", distribution="first-dist", version="1.0")
 
     with pytest.raises(cvgraph.PluginError) as caught:
         registry.register_plugin(_Plugin(), namespace="first", distribution="second-dist", version="2.0")
@@ -48,14 +53,11 @@ def test_same_full_name_twice_names_both_sources():
     assert "second-dist 2.0" in caught.value.message
 
 
-def test_short_name_registered_twice_is_ambiguous_until_namespaced():
-    registry = new_registry(entry_points=False, plugins=[("mine", _Plugin())])
+def test_builtin_keeps_short_name_beside_plugin():
+    with pytest.warns(cvgraph.PluginWarning, match="reachable only as 'mine:relu'"):
+        registry = new_registry(entry_points=False, plugins=[("mine", _Plugin())])
 
-    with pytest.raises(cvgraph.SpecError) as caught:
-        registry.block("relu")
-
-    assert "cvgraph:relu" in caught.value.hint
-    assert "mine:relu" in caught.value.hint
+    assert registry.block("relu") is registry.block("cvgraph:relu")
     assert registry.block("mine:relu") is _Twice
 
 
