@@ -16,6 +16,7 @@ from .components import head, loss
 from .errors import Location, PluginError, ShapeError, SpecError, WeightsError
 from .hookspecs import hookimpl
 from .loss import Loss
+from .optimize import optimize_for_inference
 from .pipeline import Spec, load_spec
 from .registry import PluginWarning, Registry, default_registry, new_registry
 from .shapes import Boxes, ClassMap, FeatureMap, Shape, Tensor, Vector
@@ -27,6 +28,7 @@ __all__ = [
     "infer_shapes",
     "save_weights",
     "load_weights",
+    "optimize_for_inference",
     "loss",
     "head",
     "Spec",

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .compiler import compile_spec
+from .weights import load_weights
 from .infer import ShapeReport, infer_shapes as _infer
 from .pipeline import Spec, load_spec
 from .registry import Registry
@@ -42,6 +43,7 @@ def build(
     input_shapes: Mapping[str, Any] | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    weights: str | Path | None = None,
     fold_bn: bool = False,
     channels_last: bool = False,
     registry: Registry | None = None,
@@ -56,10 +58,16 @@ def build(
             ``{"image": "1x3x224x224"}``; the spec's declared sizes otherwise.
         device: where to put the weights (``"cpu"``, ``"cuda"``).
         dtype: the floating-point type of the weights (``torch.bfloat16``).
-        fold_bn: fold each BatchNorm into the convolution before it. The model
-            is then for inference: it is put in eval mode, and the folded
-            BatchNorm layers leave the state_dict.
+        weights: a safetensors (or ``.pt`` state_dict) file to load, strictly,
+            before any optimization, so that folding uses trained statistics.
+        fold_bn: fold each BatchNorm into the convolution before it.
         channels_last: store weights and activations in NHWC memory order.
+
+    With ``fold_bn`` or ``channels_last`` the model is for inference: it comes
+    back in eval mode, and folded BatchNorm layers leave its state_dict. To
+    optimize a model you trained, call
+    :func:`cvgraph.optimize_for_inference` on it. Otherwise the model comes
+    back in training mode, as ``nn.Module`` does.
 
     Returns:
         A ``torch.fx.GraphModule``; ``model.cvgraph`` holds the spec's
@@ -71,6 +79,8 @@ def build(
     if not isinstance(spec, Spec):
         spec = load_spec(spec, params=params, overrides=overrides, registry=registry)
     model: nn.Module = compile_spec(spec, input_shapes)
+    if weights is not None:
+        load_weights(model, weights)
     if fold_bn or channels_last:
         from .optimize import optimize_for_inference
 

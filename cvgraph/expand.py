@@ -98,6 +98,8 @@ class _Expander:
         self.nodes: list[FlatNode] = []
         self.aliases: dict[str, Ref] = {}
         self.port_aliases: dict[tuple[str, str], Ref] = {}
+        self.subgraph_ports: dict[str, tuple[str, ...]] = {}
+        """Each sub-graph instance path and its named outputs (empty for a single output)."""
         self.locations: dict[str, Location] = {}
 
     # Values -------------------------------------------------------------
@@ -311,6 +313,7 @@ class _Expander:
 
         outputs = define.get("outputs")
         outputs_location = location_of(define, "outputs")
+        self.subgraph_ports[path] = tuple(outputs) if isinstance(outputs, dict) else ()
         if outputs is None:
             self.alias(path, last, location)
         elif isinstance(outputs, str):
@@ -384,10 +387,33 @@ class _Expander:
 
     # References ---------------------------------------------------------
 
+    def _raise_unknown_port(self, ref: Ref, user: str, location: Location) -> None:
+        ports = self.subgraph_ports[ref.path]
+        if not ports:
+            raise SpecError(
+                f"sub-graph instance '{ref.path}' has a single output, so '{ref}' names nothing",
+                location=location,
+                node=user,
+                expected=f"'{ref.path}'",
+                found=f"'{ref}'",
+                hint="to read an inner node, list it in the sub-graph's 'outputs' and name that output",
+            )
+        close = difflib.get_close_matches(ref.port or "", list(ports), n=3)
+        raise SpecError(
+            f"sub-graph instance '{ref.path}' has no output named '{ref.port}'",
+            location=location,
+            node=user,
+            expected=f"one of: {', '.join(ports)}",
+            found=ref.port,
+            hint=f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None,
+        )
+
     def resolve(self, ref: Ref, user: str, location: Location) -> Ref:
         """Follow aliases until ``ref`` names a real node or a model input."""
         seen: list[str] = []
         while True:
+            if ref.port is not None and ref.path in self.subgraph_ports and (ref.path, ref.port) not in self.port_aliases:
+                self._raise_unknown_port(ref, user, location)
             if ref.port is not None and (ref.path, ref.port) in self.port_aliases:
                 ref = self.port_aliases[(ref.path, ref.port)]
             elif ref.path in self.aliases:

@@ -9,7 +9,7 @@ import torch
 
 from .errors import Location, SpecError
 
-__all__ = ["read_image", "to_tensor", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["read_image", "to_tensor", "classification_tensor", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -22,27 +22,66 @@ class ImageError(SpecError):
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as an (H, W, 3) uint8 RGB array.
 
-    Grayscale images are repeated over three channels; alpha is dropped.
+    The EXIF orientation is applied. Grayscale images are repeated over three
+    channels; 16-bit and floating-point images are scaled to 0..255 by their
+    range; transparent pixels are composited onto white.
 
     Raises:
         ImageError: naming the file when it is missing or not an image.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
+    if path.is_dir():
+        raise ImageError("the image path is a folder, not a file", location=Location(str(path)))
     if not path.is_file():
         raise ImageError("image file not found", location=Location(str(path)), hint="check the path")
     try:
         with Image.open(path) as image:
             image.load()
-            rgb = image.convert("RGB")
+            image = ImageOps.exif_transpose(image)
+            return _to_rgb(image)
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise ImageError(
             f"cannot read the image: {error}",
             location=Location(str(path)),
-            hint="use a PNG, JPEG, BMP or another format that Pillow reads",
+            hint="the file is truncated or not an image; Pillow reads PNG, JPEG, BMP, TIFF and more",
         ) from None
-    return np.asarray(rgb, dtype=np.uint8)
+
+
+def _to_rgb(image: "Image.Image") -> np.ndarray:  # noqa: F821 - PIL is imported lazily
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) / (high - low) * 255 if high > low else np.zeros_like(values)
+        gray = np.round(scaled).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def classification_tensor(image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """Convert an image as ImageNet classifiers expect: resize, centre crop, normalize.
+
+    The shorter side is resized to 256/224 of the crop (256 for a 224 crop),
+    then the centre ``size`` is cut out, as torchvision's ImageNet weights'
+    transforms do.
+
+    Returns:
+        A (1, 3, H, W) float tensor.
+    """
+    height, width = image.shape[:2]
+    short = round(max(size) * 256 / 224)
+    scale = short / min(height, width)
+    resized = to_tensor(image, (max(size[0], round(height * scale)), max(size[1], round(width * scale))), normalize=True)
+    top = (resized.shape[-2] - size[0]) // 2
+    left = (resized.shape[-1] - size[1]) // 2
+    return resized[..., top : top + size[0], left : left + size[1]].contiguous()
 
 
 def to_tensor(image: np.ndarray, size: tuple[int, int] | None = None, normalize: bool = True) -> torch.Tensor:

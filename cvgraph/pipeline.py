@@ -63,6 +63,7 @@ class Spec:
 
         Arguments left at their defaults are not part of it, so a new optional
         argument of a block does not invalidate weights saved before it existed.
+        Output names are not part of it either: they own no weights.
         """
         canonical = {
             "inputs": {k: v.channels for k, v in self.inputs.items()},
@@ -70,7 +71,6 @@ class Spec:
                 [n.path, self.blocks[n.path].name, self.args[n.path].model_dump(mode="json", exclude_defaults=True), [str(r) for r in n.inputs]]
                 for n in self.nodes
             ],
-            "outputs": {k: str(v) for k, v in self.outputs.items()},
         }
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
@@ -154,11 +154,35 @@ def _resolve_extends(
     if not isinstance(base, LocDict):
         raise SpecError(f"the base spec '{entry}' is not a mapping", location=where)
     base = _resolve_extends(base, str(path), registry, limits, (*chain, key))
+    _check_extended_params(raw, base, entry)
     merged = _merge(base, raw if isinstance(raw, LocDict) else LocDict(raw, location=Location(file)))
     if "include" in base and "include" not in raw:
         # Relative includes of the base spec are resolved from the base spec's folder.
         merged["include"] = [str(_include_path(item, str(path), registry)) if isinstance(item, str) else item for item in base["include"]]
     return merged
+
+
+def _check_extended_params(child: Any, base: Any, entry: str) -> None:
+    """Reject params that the base spec does not declare, unless the child adds nodes or defines that may use them.
+
+    Without this check a misspelled param (``widht``) would be silently ignored.
+    """
+    params = child.get("params")
+    if not isinstance(params, dict) or "nodes" in child or "define" in child:
+        return
+    declared = base.get("params", {}) if isinstance(base.get("params"), dict) else {}
+    for name in params:
+        if name not in declared:
+            close = difflib.get_close_matches(name, list(declared), n=3)
+            raise SpecError(
+                f"param '{name}' is not declared by the base spec '{entry}'",
+                location=location_of(params, name),
+                expected=f"one of: {', '.join(declared) or 'no params'}",
+                found=name,
+                hint=f"did you mean {' or '.join(repr(c) for c in close)}?"
+                if close
+                else "a new param needs nodes or a define that use it",
+            )
 
 
 def _apply_override(raw: LocDict, key: str, value: Any, file: str | None) -> None:

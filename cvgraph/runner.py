@@ -11,7 +11,7 @@ import torch
 
 from .compiler import compile_spec
 from .errors import SpecError
-from .images import read_image, to_tensor
+from .images import classification_tensor, read_image, to_tensor
 from .infer import infer_shapes
 from .masks import mask_path, write_mask
 from .pipeline import Spec
@@ -29,7 +29,13 @@ def imagenet_categories() -> list[str]:
 
 
 def run_images(
-    spec: Spec, images: Sequence[str | Path], *, weights: str | Path | None = None, topk: int = 5, size: int = 224
+    spec: Spec,
+    images: Sequence[str | Path],
+    *,
+    weights: str | Path | None = None,
+    topk: int = 5,
+    size: int = 224,
+    check_fingerprint: bool = True,
 ) -> Iterator[str]:
     """Run the spec on each image and yield report lines.
 
@@ -59,8 +65,10 @@ def run_images(
     # Read every image first, so that a bad path fails before the model is built.
     pictures = [(Path(image_path), read_image(image_path)) for image_path in images]
     model = compile_spec(spec, report=report).eval()
+    if topk < 1:
+        raise SpecError(f"--topk must be at least 1, found {topk}")
     if weights is not None:
-        load_weights(model, weights)
+        load_weights(model, weights, check_fingerprint=check_fingerprint)
     else:
         yield "note: no --weights given; the model has random weights, so the classes are not meaningful"
     yield from handler(_Run(spec.name, model, output_name, output, (height, width), topk), pictures)
@@ -77,8 +85,9 @@ class _Run:
     size: tuple[int, int]
     topk: int
 
-    def forward(self, image: np.ndarray) -> torch.Tensor:
-        batch = to_tensor(image, self.size)
+    def forward(self, image: np.ndarray, *, crop: bool = False) -> torch.Tensor:
+        """Run the model on one image: resized to the input size, or resized and centre-cropped."""
+        batch = classification_tensor(image, self.size) if crop else to_tensor(image, self.size)
         with torch.inference_mode():
             result = self.model(batch)
         return result[self.output_name] if isinstance(result, dict) else result
@@ -90,7 +99,7 @@ _Pictures = Sequence[tuple[Path, np.ndarray]]
 def _classify(run: _Run, pictures: _Pictures) -> Iterator[str]:
     categories = imagenet_categories() if run.output.features == 1000 else None
     for image_path, picture in pictures:
-        probabilities = run.forward(picture).softmax(dim=1)[0]
+        probabilities = run.forward(picture, crop=True).softmax(dim=1)[0]
         values, indices = probabilities.topk(min(run.topk, run.output.features))
         yield f"{image_path}:"
         for rank, (p, index) in enumerate(zip(values.tolist(), indices.tolist()), start=1):

@@ -227,6 +227,24 @@ def load_weights(
     else:
         tensors, metadata = read_tensors(path)
 
+    if key_map is not None:
+        rename = key_map if callable(key_map) else key_map.get
+        renamed: dict[str, torch.Tensor] = {}
+        for name, tensor in tensors.items():
+            target = rename(name)
+            if target is not None:
+                renamed[target] = tensor
+        tensors = renamed
+
+    # Names and shapes first: they say more about a wrong file than a fingerprint does.
+    report = _compare(tensors, model.state_dict())
+    if report.mismatched or (strict and not report.ok):
+        raise WeightsError(
+            f"the weights do not fit the model: {report.describe()}",
+            location=where,
+            hint="load the file into the model it was saved from, or pass strict=False to skip missing and unexpected keys",
+        )
+
     info = getattr(model, "cvgraph", None)
     saved = metadata.get(FINGERPRINT_KEY)
     if check_fingerprint and info is not None and saved is not None and saved != info.fingerprint:
@@ -240,25 +258,12 @@ def load_weights(
             location=where,
             expected=f"fingerprint {info.fingerprint[:16]}...",
             found=f"fingerprint {saved[:16]}...",
-            hint="build the model from the spec the weights were saved with, or pass check_fingerprint=False",
+            hint=(
+                "build the model from the spec the weights were saved with; if the graphs are known to agree, "
+                "pass check_fingerprint=False (on the CLI: --ignore-fingerprint)"
+            ),
         )
 
-    if key_map is not None:
-        rename = key_map if callable(key_map) else key_map.get
-        renamed: dict[str, torch.Tensor] = {}
-        for name, tensor in tensors.items():
-            target = rename(name)
-            if target is not None:
-                renamed[target] = tensor
-        tensors = renamed
-
-    report = _compare(tensors, model.state_dict())
-    if report.mismatched or (strict and not report.ok):
-        raise WeightsError(
-            f"the weights do not fit the model: {report.describe()}",
-            location=where,
-            hint="load the file into the model it was saved from, or pass strict=False to skip missing and unexpected keys",
-        )
     model.load_state_dict({k: tensors[k] for k in report.loaded}, strict=False)
     logger.info("loaded %d tensors from %s", len(report.loaded), path)
     return report

@@ -24,6 +24,17 @@ def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    """Parse a command-line integer that must be at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value}")
+    return value
+
+
 def _load(args: argparse.Namespace) -> Any:
     from ..pipeline import load_spec, parse_override
 
@@ -127,7 +138,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _add_spec_arguments(parser)
     parser.add_argument("--image", required=True, action="append", help="image file (repeatable)")
     parser.add_argument("--weights", help="safetensors file to load")
-    parser.add_argument("--topk", type=int, default=5, help="how many classes to print per image (classification specs)")
+    parser.add_argument("--topk", type=_positive_int, default=5, help="how many classes to print per image (classification specs)")
+    parser.add_argument("--ignore-fingerprint", action="store_true", help="load weights saved from another version of the spec")
     parser.add_argument("--size", type=int, default=224, help="input height and width in pixels, when the spec leaves them free")
 
 
@@ -135,7 +147,10 @@ def _run(args: argparse.Namespace) -> int:
     from ..runner import run_images
 
     spec = _load(args)
-    for line in run_images(spec, args.image, weights=args.weights, topk=args.topk, size=args.size):
+    lines = run_images(
+        spec, args.image, weights=args.weights, topk=args.topk, size=args.size, check_fingerprint=not args.ignore_fingerprint
+    )
+    for line in lines:
         print(line)
     return 0
 
@@ -168,9 +183,11 @@ def _schema(args: argparse.Namespace) -> int:
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
     _add_spec_arguments(parser)
     parser.add_argument("--input", default="1x3x224x224", help="example input size NxCxHxW (default 1x3x224x224)")
-    parser.add_argument("--format", choices=("pt2", "onnx"), default="pt2", help="torch.export program or ONNX")
+    parser.add_argument("--format", choices=("pt2", "onnx"), default=None, help="torch.export program or ONNX (default: from the file suffix)")
+    parser.add_argument("--dynamic-batch", action="store_true", help="let the exported model take any batch size")
     parser.add_argument("--weights", help="safetensors weights to load before export")
-    parser.add_argument("--output", "-o", required=True, help="file to write")
+    parser.add_argument("--ignore-fingerprint", action="store_true", help="load weights saved from another version of the spec")
+    parser.add_argument("--output", "-o", required=True, help="file to write (.pt2 or .onnx)")
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -181,9 +198,9 @@ def _export(args: argparse.Namespace) -> int:
     spec = _load(args)
     model = compile_spec(spec, _input_shapes(spec, args.input))
     if args.weights:
-        load_weights(model, args.weights)
-    path = export_model(model, args.output, format=args.format, batch=_batch(args.input))
-    print(f"wrote {path} ({args.format})")
+        load_weights(model, args.weights, check_fingerprint=not args.ignore_fingerprint)
+    path = export_model(model, args.output, format=args.format, batch=_batch(args.input), dynamic_batch=args.dynamic_batch)
+    print(f"wrote {path}")
     return 0
 
 

@@ -248,3 +248,47 @@ def test_declared_in_channels_mismatch_shows_both_shapes(tmp_path):
     assert error.line == 5
     assert error.expected == "FeatureMap with 32 channels"
     assert error.found == "FeatureMap(16x30x30)"
+
+
+def test_extends_with_misspelled_param_is_rejected(tmp_path):
+    error = _error(tmp_path, "name: x\nextends: resnet18\nparams:\n  widht: 32\n")
+
+    assert error.line == 4
+    assert "param 'widht' is not declared by the base spec 'resnet18'" in error.message
+    assert "'width'" in error.hint
+
+
+def test_unknown_output_of_subgraph_instance(tmp_path):
+    single = _error(
+        tmp_path,
+        """
+        name: t
+        include: [_resnet_blocks]
+        inputs: {image: {channels: 3}}
+        nodes:
+          blk: {block: basic_block, args: {planes: 3}}
+          r: {block: relu, from: blk.conv1}
+        """,
+    )
+    assert single.node == "r"
+    assert "sub-graph instance 'blk' has a single output" in single.message
+
+    named = _error(
+        tmp_path,
+        """
+        name: t
+        inputs: {image: {channels: 3}}
+        define:
+          two:
+            nodes:
+              a: {block: relu}
+              b: {block: relu}
+            outputs: {left: a, right: b}
+        nodes:
+          t: {block: two}
+          r: {block: relu, from: t.lefft}
+        """,
+    )
+    assert "sub-graph instance 't' has no output named 'lefft'" in named.message
+    assert named.expected == "one of: left, right"
+    assert "'left'" in named.hint

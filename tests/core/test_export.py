@@ -32,7 +32,7 @@ def test_onnx_export_runs_in_onnxruntime(tmp_path):
     import onnxruntime
 
     model = _model()
-    path = export_model(model, tmp_path / "r18.onnx", format="onnx")
+    path = export_model(model, tmp_path / "r18.onnx")
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = torch.randn(1, 3, 64, 64)
 
@@ -62,3 +62,20 @@ def test_export_command_writes_file(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 1_000_000
+
+
+def test_dynamic_batch_program_takes_any_batch(tmp_path):
+    model = _model()
+    path = export_model(model, tmp_path / "r18.pt2", dynamic_batch=True)
+    program = torch.export.load(str(path)).module()
+    x = torch.randn(5, 3, 64, 64)
+
+    with torch.inference_mode():
+        assert (program(x) - model(x)).abs().max().item() <= 1e-5
+
+
+def test_export_format_must_match_suffix(tmp_path):
+    with pytest.raises(cvgraph.SpecError, match="names format onnx"):
+        export_model(_model(), tmp_path / "r18.onnx", format="pt2")
+    with pytest.raises(cvgraph.SpecError, match="cannot tell the export format"):
+        export_model(_model(), tmp_path / "r18.bin")

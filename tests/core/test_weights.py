@@ -139,3 +139,16 @@ def test_saved_file_gets_umask_mode(tmp_path):
         os.umask(umask)
 
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_build_loads_weights_before_folding(tmp_path):
+    torch.manual_seed(0)
+    model = cvgraph.build(TINY).eval()
+    model.bn.running_mean.uniform_(-1, 1)
+    path = cvgraph.save_weights(model, tmp_path / "tiny.safetensors")
+    x = torch.randn(2, 3, 8, 8)
+
+    folded = cvgraph.build(TINY, weights=path, fold_bn=True)
+
+    with torch.inference_mode():
+        assert (folded(x) - model(x)).abs().max().item() <= 1e-5
