@@ -125,10 +125,14 @@ def build_graph(spec: Spec, *, warn_unused: bool = True) -> SpecGraph:
     unused = [node.path for node in spec.nodes if node.path not in needed]
     if warn_unused and unused:
         shown = ", ".join(unused[:5]) + (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
-        warnings.warn(
-            f"{spec.location(unused[0])}: no output depends on node(s) {shown}; they are left out of the model",
+        where = spec.location(unused[0])
+        # Point the warning at the spec line rather than at this module.
+        warnings.warn_explicit(
+            f"{where}: no output depends on node(s) {shown}, so they are left out of the model",
             UnusedNodeWarning,
-            stacklevel=2,
+            filename=where.file or "<spec>",
+            lineno=where.line or 0,
+            module="cvgraph.spec",
         )
 
     # Spec order breaks ties, so that a branch runs where the spec writes it and

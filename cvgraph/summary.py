@@ -79,7 +79,8 @@ class Summary:
             )
         lines.append("-" * len(header))
         lines.append(f"total parameters: {self.total_params:,}")
-        lines.append(f"total multiply-accumulates: {self.total_macs:,} ({self.total_macs / 1e9:.2f} G) for batch {self.batch}")
+        scaled = f"{self.total_macs / 1e9:.2f} G" if self.total_macs >= 1e9 else f"{self.total_macs / 1e6:.2f} M"
+        lines.append(f"total multiply-accumulates: {self.total_macs:,} ({scaled}) for batch {self.batch}")
         lines.append(f"outputs: {', '.join(f'{k} {v}' for k, v in self.outputs.items())}")
         return "\n".join(lines)
 

@@ -111,13 +111,27 @@ def _translate(model: type[BaseModel], error: dict[str, Any], tree: Any, default
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
-    where = f"'{key}'" if key else "the value"
+    expected = _EXPECTED.get(kind)
+    if not key:
+        # A check across several fields: its message names them, and the input is the whole mapping.
+        return SpecError(f"{what}: {message}", location=location, node=node, expected=expected)
     return SpecError(
-        f"{what}: invalid {where}: {message}",
+        f"{what}: invalid '{key}': {message}",
         location=location,
         node=node,
+        expected=expected,
         found=describe_value(error.get("input")),
     )
+
+
+_EXPECTED = {
+    "int_type": "an integer (strings, floats and booleans are not converted)",
+    "bool_type": "true or false",
+    "float_type": "a number",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+}
 
 
 def validate_model(

@@ -42,12 +42,16 @@ def _load(args: argparse.Namespace) -> Any:
     return load_spec(args.spec, overrides=overrides)
 
 
-def _input_shapes(spec: Any, text: str | None) -> dict[str, str] | None:
-    """Map ``--input`` to the spec's first input; ``name=NxCxHxW`` names another."""
+def _input_shapes(spec: Any, text: str | list[str] | None) -> dict[str, str] | None:
+    """Map ``--input`` values to inputs: a bare size is the first input's, ``name=NxCxHxW`` names one.
+
+    Several inputs are given by repeating ``--input`` or by joining with commas.
+    """
     if not text:
         return None
+    items = [part for value in ([text] if isinstance(text, str) else text) for part in value.split(",")]
     shapes = {}
-    for item in text.split(","):
+    for item in items:
         name, sep, size = item.partition("=")
         if sep:
             shapes[name.strip()] = size.strip()
@@ -56,10 +60,11 @@ def _input_shapes(spec: Any, text: str | None) -> dict[str, str] | None:
     return shapes
 
 
-def _batch(text: str | None) -> int:
+def _batch(text: str | list[str] | None) -> int:
     if not text:
         return 1
-    size = text.split(",")[0].partition("=")[2] or text.split(",")[0]
+    first = (text if isinstance(text, str) else text[0]).split(",")[0]
+    size = first.partition("=")[2] or first
     parts = size.lower().split("x")
     return int(parts[0]) if len(parts) == 4 and parts[0].isdigit() else 1
 
@@ -69,7 +74,9 @@ def _batch(text: str | None) -> int:
 
 def _validate_arguments(parser: argparse.ArgumentParser) -> None:
     _add_spec_arguments(parser)
-    parser.add_argument("--input", help="input size to check, such as 1x3x224x224 (default: any size)")
+    parser.add_argument(
+        "--input", action="append", help="input size to check, such as 1x3x224x224 or name=1x3x224x224 (repeatable; default: any size)"
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -95,7 +102,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _summary_arguments(parser: argparse.ArgumentParser) -> None:
     _add_spec_arguments(parser)
-    parser.add_argument("--input", default=None, help="input size NxCxHxW, such as 1x3x224x224")
+    parser.add_argument(
+        "--input", action="append", help="input size NxCxHxW such as 1x3x224x224, or name=NxCxHxW (repeatable; default 224x224)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -103,11 +112,11 @@ def _summary(args: argparse.Namespace) -> int:
     from ..summary import summarize
 
     spec = _load(args)
-    text = args.input
-    if text is None:
-        first, declared = next(iter(spec.inputs.items()))
-        text = f"1x{declared.channels}x{declared.height or 224}x{declared.width or 224}"
-    summary = summarize(spec, _input_shapes(spec, text), batch=_batch(text))
+    shapes = _input_shapes(spec, args.input) or {}
+    # Inputs left free in the spec and not given get 224x224, so that every node has a size.
+    for name, declared in spec.inputs.items():
+        shapes.setdefault(name, f"1x{declared.channels}x{declared.height or 224}x{declared.width or 224}")
+    summary = summarize(spec, shapes, batch=_batch(args.input))
     print(json.dumps(summary.to_dict(), indent=2) if args.json else summary.to_text())
     return 0
 
@@ -118,7 +127,7 @@ def _summary(args: argparse.Namespace) -> int:
 def _graph_arguments(parser: argparse.ArgumentParser) -> None:
     _add_spec_arguments(parser)
     parser.add_argument("--format", choices=("mermaid", "dot"), default="mermaid", help="output language")
-    parser.add_argument("--input", default=None, help="input size, to label edges with shapes")
+    parser.add_argument("--input", action="append", help="input size, to label edges with shapes (repeatable, name=NxCxHxW)")
 
 
 def _graph(args: argparse.Namespace) -> int:

@@ -128,3 +128,22 @@ def test_broken_image_file_is_a_clear_error(tmp_path):
     assert result.returncode == 1
     assert "cannot read the image" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_summary_takes_one_input_size_per_named_input(tmp_path):
+    spec = tmp_path / "two.yaml"
+    spec.write_text(
+        "name: two\n"
+        "inputs: {rgb: {channels: 3}, depth: {channels: 1}}\n"
+        "nodes:\n"
+        "  a: {block: conv2d, from: rgb, args: {out_channels: 4, kernel_size: 1}}\n"
+        "  b: {block: conv2d, from: depth, args: {out_channels: 4, kernel_size: 1}}\n"
+        "  c: {block: concat, from: [a, b]}\n"
+    )
+
+    result = cvgraph("summary", str(spec), "--input", "rgb=1x3x8x8", "--input", "depth=1x1x8x8", "--json")
+    rows = {row["path"]: row for row in json.loads(result.stdout)["nodes"]}
+
+    assert result.returncode == 0, result.stderr
+    assert rows["c"]["output"] == "FeatureMap(8x8x8)"
+    assert rows["b"]["macs"] == 4 * 8 * 8
