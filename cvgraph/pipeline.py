@@ -14,7 +14,7 @@ from ._gc import without_gc
 from .block import Block, BlockArgs
 from .errors import Location, SpecError
 from .expand import ExpandLimits, FlatNode, Ref, expand
-from .expr import ExpressionError, has_expression, substitute
+from .expr import ExpressionError, short_repr, has_expression, substitute
 from .loader import DEFAULT_LIMITS, LoadLimits, LocDict, load_file, load_text, location_of
 from .registry import Registry, default_registry
 from .spec import InputModel, SpecModel, SubgraphModel
@@ -290,7 +290,7 @@ def _evaluate_value(value: Any, names: Mapping[str, Any], where: Location, what:
         try:
             return substitute(value, names)
         except ExpressionError as error:
-            raise SpecError(f"cannot evaluate {what} = {value!r}: {error}", location=where) from None
+            raise SpecError(f"cannot evaluate {what} = {short_repr(value)}: {error}", location=where) from None
     if isinstance(value, dict):
         return {k: _evaluate_value(v, names, where, f"{what}.{k}") for k, v in value.items()}
     if isinstance(value, list):
@@ -307,6 +307,7 @@ def load_spec(
     registry: Registry | None = None,
     load_limits: LoadLimits = DEFAULT_LIMITS,
     expand_limits: ExpandLimits = ExpandLimits(),
+    limits: Any = None,
 ) -> Spec:
     """Load, validate and expand a spec.
 
@@ -319,11 +320,15 @@ def load_spec(
         registry: where block names resolve (default: built-ins and installed plugins).
         load_limits: bounds on the spec text.
         expand_limits: bounds on the expanded graph.
+        limits: a :class:`cvgraph.limits.Limits`; when given, its ``load`` and
+            ``expand`` bounds replace ``load_limits`` and ``expand_limits``.
 
     Raises:
         SpecError: for every problem, with the file, line and node path.
     """
     registry = registry or default_registry()
+    if limits is not None:
+        load_limits, expand_limits = limits.load, limits.expand
     raw, file = _read_source(source, registry, load_limits)
     raw = _resolve_extends(raw, file, registry, load_limits)
     if not isinstance(raw, dict):

@@ -13,6 +13,7 @@ from .compiler import compile_spec
 from .errors import SpecError
 from .images import classification_tensor, read_image, to_tensor
 from .infer import infer_shapes
+from .limits import ResourceLimits
 from .masks import mask_path, write_mask
 from .pipeline import Spec
 from .shapes import ClassMap, Vector
@@ -36,6 +37,7 @@ def run_images(
     topk: int = 5,
     size: int = 224,
     check_fingerprint: bool = True,
+    limits: ResourceLimits | None = None,
 ) -> Iterator[str]:
     """Run the spec on each image and yield report lines.
 
@@ -64,7 +66,7 @@ def run_images(
 
     # Read every image first, so that a bad path fails before the model is built.
     pictures = [(Path(image_path), read_image(image_path)) for image_path in images]
-    model = compile_spec(spec, report=report).eval()
+    model = compile_spec(spec, report=report, limits=limits).eval()
     if topk < 1:
         raise SpecError(f"--topk must be at least 1, found {topk}")
     if weights is not None:
