@@ -143,7 +143,7 @@ def _resolve_extends(
     where = location_of(raw, "extends")
     if not isinstance(entry, str) or not entry:
         raise SpecError("'extends' must name a spec file or zoo spec", location=where, found=repr(entry))
-    path = _include_path(entry, file, registry)
+    path = _located_include_path(entry, file, registry, where)
     key = str(path.resolve())
     if key in chain or len(chain) >= _MAX_INCLUDE_DEPTH:
         raise SpecError(f"'extends' cycle: '{entry}' extends itself", location=where, found=" -> ".join([*chain, key]))
@@ -224,6 +224,14 @@ def _include_path(entry: str, base: str | None, registry: Registry) -> Path:
     return folder / path
 
 
+def _located_include_path(entry: str, base: str | None, registry: Registry, where: Location) -> Path:
+    """Resolve an include or extends entry; an unknown zoo name is reported where it is written."""
+    try:
+        return _include_path(entry, base, registry)
+    except SpecError as error:
+        raise error.with_context(location=where) from None
+
+
 def _gather_includes(
     raw: LocDict, file: str | None, registry: Registry, limits: LoadLimits, chain: tuple[str, ...]
 ) -> tuple[dict[str, LocDict], dict[str, Any]]:
@@ -233,7 +241,7 @@ def _gather_includes(
     includes = raw.get("include", [])
     for index, entry in enumerate(includes):
         where = location_of(includes, index)
-        path = _include_path(entry, file, registry)
+        path = _located_include_path(entry, file, registry, where)
         key = str(path.resolve())
         if key in chain:
             raise SpecError(

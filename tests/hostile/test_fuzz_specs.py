@@ -1,0 +1,65 @@
+"""Spec fuzzer: random graphs of built-in blocks and mutated zoo specs.
+
+Every case must either build a model whose real output shapes equal the
+inferred ones, or raise a SpecError located by file or node. The number of
+examples per test is ``CVGRAPH_FUZZ_EXAMPLES`` (40 by default); the long
+campaign is ``python -m tests.hostile.campaign``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import event, given
+
+from .fuzzing import CI_EXAMPLES, check_spec_tree, fuzz_settings, graph_specs, mutated_zoo_specs
+
+OUTCOMES: Counter[str] = Counter()
+
+
+@fuzz_settings()
+@given(graph_specs())
+def test_random_graph_builds_or_raises_located_error(case):
+    spec, input_size = case
+    outcome = check_spec_tree(spec, input_size)
+    OUTCOMES[f"graph {outcome.kind}"] += 1
+    event(outcome.kind)
+
+
+@fuzz_settings(max(5, CI_EXAMPLES // 3))
+@given(mutated_zoo_specs())
+def test_mutated_zoo_spec_builds_or_raises_located_error(case):
+    file_name, tree, input_size = case
+    outcome = check_spec_tree(tree, input_size, file_name)
+    OUTCOMES[f"zoo {outcome.kind}"] += 1
+    event(outcome.kind)
+
+
+def test_random_graphs_include_successful_builds():
+    # The fuzzer is only useful if many drawn graphs are valid and really run.
+    from hypothesis import find, settings
+
+    def builds(case):
+        spec, input_size = case
+        return check_spec_tree(spec, input_size).kind == "built" and len(spec["nodes"]) >= 4
+
+    spec, _ = find(graph_specs(), builds, settings=settings(max_examples=500, deadline=None, database=None))
+    assert len(spec["nodes"]) >= 4
+
+
+@pytest.mark.parametrize(
+    "spec, fragment",
+    [
+        ({"name": "t", "inputs": {"image": {"channels": 3}}, "nodes": {"training": {"block": "relu"}}}, "training"),
+        ({"name": "t", "inputs": {"image": {"channels": 3}}, "nodes": {"def": {"block": "relu"}}}, "def"),
+        ({"name": "t", "inputs": {"class": {"channels": 3}}, "nodes": {"a": {"block": "relu"}}}, "class"),
+        ({"name": "t", "inputs": {"self": {"channels": 3}}, "nodes": {"a": {"block": "relu"}}}, "self"),
+        ({"name": "t", "inputs": {"image": {"channels": 3}}, "nodes": {"a": {"block": "relu"}}, "outputs": []}, "empty"),
+    ],
+)
+def test_fuzzer_found_names_and_outputs_rejected(spec, fragment):
+    # Cases the fuzzer found: they used to raise KeyError, SyntaxError or build a model without outputs.
+    outcome = check_spec_tree(spec, "1x3x8x8")
+    assert outcome.kind == "rejected"
+    assert fragment in str(outcome.error)
