@@ -23,11 +23,11 @@ from .block import BuildContext
 from .errors import SpecError
 from .expand import Ref
 from .infer import ShapeReport, infer_shapes
-from .limits import ResourceLimits, check_resources
+from .limits import ResourceEstimate, ResourceLimits, check_resources
 from .pipeline import Spec
 from .shapes import describe
 
-__all__ = ["ModelInfo", "compile_spec", "model_info"]
+__all__ = ["ModelInfo", "compile_spec", "model_info", "check_buildable"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,20 @@ def _check_names(spec: Spec, report: ShapeReport) -> None:
                     found=part,
                     hint=f"rename the node, for example to '{part}_'",
                 )
+
+
+def check_buildable(spec: Spec, report: ShapeReport, limits: ResourceLimits | None = None) -> ResourceEstimate:
+    """Run the checks of :func:`compile_spec` that need no module: names and the resource budget.
+
+    Returns:
+        The resource estimate.
+
+    Raises:
+        SpecError: for names that cannot become attributes.
+        ResourceError: when the estimate exceeds ``limits``.
+    """
+    _check_names(spec, report)
+    return check_resources(spec, report, limits)
 
 
 def _place(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -241,8 +255,7 @@ def compile_spec(
             ``limits``.
     """
     report = report or infer_shapes(spec, input_shapes)
-    _check_names(spec, report)
-    check_resources(spec, report, limits)
+    check_buildable(spec, report, limits)
     root = _build_modules(spec, report)
     module = _emit(spec, report, root)
     module.cvgraph = ModelInfo(  # type: ignore[assignment]

@@ -103,13 +103,13 @@ def _validate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from ..compiler import check_buildable
     from ..infer import describe_valid_sizes, infer_shapes, valid_sizes
-    from ..limits import check_resources
     from ..shapes import describe
 
     spec = _load(args)
     report = infer_shapes(spec, _input_shapes(spec, args.input))
-    estimate = check_resources(spec, report, _resource_limits(args, _batch(args.input)))
+    estimate = check_buildable(spec, report, _resource_limits(args, _batch(args.input)))
     print(f"{spec.name}: valid ({len(report.graph.order)} nodes)")
     print(f"  estimate: {estimate.describe()}")
     for name, shape in report.inputs.items():
@@ -157,11 +157,13 @@ def _graph_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _graph(args: argparse.Namespace) -> int:
+    from ..compiler import check_buildable
     from ..drawing import to_dot, to_mermaid
     from ..infer import infer_shapes
 
     spec = _load(args)
     report = infer_shapes(spec, _input_shapes(spec, args.input))
+    check_buildable(spec, report, _resource_limits(args))
     print(to_mermaid(spec, report) if args.format == "mermaid" else to_dot(spec, report))
     return 0
 
