@@ -16,6 +16,7 @@ import math
 import operator
 import re
 import reprlib
+import warnings
 from typing import Any, Callable, Mapping
 
 __all__ = ["ExpressionError", "evaluate", "substitute", "has_expression", "short_repr"]
@@ -64,14 +65,14 @@ def _checked_round(value: Any, ndigits: Any = None) -> Any:
     return round(value, ndigits)
 
 
-def _checked_sum(values: Any) -> Any:
+def _checked_sum(values: Any, start: Any = 0) -> Any:
     # Only numbers: sum(lists, []) would concatenate without a bound on the result.
     if not isinstance(values, (list, tuple)):
         raise ExpressionError(f"sum(): expected a list of numbers, found {short_repr(values)}")
-    for value in values:
+    for value in (*values, start):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ExpressionError(f"sum(): expected a list of numbers, found the item {short_repr(value)}")
-    return sum(values)
+    return sum(values, start)
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -280,7 +281,10 @@ def evaluate(expression: str, names: Mapping[str, Any]) -> Any:
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"the expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
+        with warnings.catch_warnings():
+            # Spec text such as '1in x' would print SyntaxWarnings from the parser.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as error:
         raise ExpressionError(f"invalid expression syntax: {error.msg}") from None
     except (ValueError, RecursionError, MemoryError):
