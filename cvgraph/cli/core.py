@@ -102,6 +102,10 @@ def _validate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_SIZE_SCAN_BUDGET = 2_000_000
+"""Node inferences 'cvgraph validate' may spend listing the valid input sizes."""
+
+
 def _validate(args: argparse.Namespace) -> int:
     from ..compiler import check_buildable
     from ..infer import describe_valid_sizes, infer_shapes, valid_sizes
@@ -119,7 +123,10 @@ def _validate(args: argparse.Namespace) -> int:
     if args.input is None:
         free = [n for n, s in report.inputs.items() if getattr(s, "height", 0) is None]
         if free:
-            print(f"  input sizes (square, up to 512): {describe_valid_sizes(valid_sizes(spec, graph=report.graph))}")
+            # Each size is one inference of the whole graph: scan fewer sizes for huge graphs.
+            max_size = max(8, min(512, _SIZE_SCAN_BUDGET // max(1, len(report.graph.order))))
+            sizes = valid_sizes(spec, max_size, graph=report.graph)
+            print(f"  input sizes (square, up to {max_size}): {describe_valid_sizes(sizes, max_size)}")
     return 0
 
 

@@ -124,3 +124,14 @@ def test_installed_command_rejects_hostile_spec(tmp_path, case, command):
     _check_one_clear_error(result.returncode, result.stdout, result.stderr)
     assert str(path) in result.stderr
     assert not canary.exists()
+
+
+def test_validate_scans_fewer_sizes_for_huge_graphs(tmp_path, capsys):
+    path = tmp_path / "long.yaml"
+    path.write_text("name: long\ninputs: {image: {channels: 3}}\nnodes: {r: {block: relu, repeat: 5000}}\n")
+
+    status = main(["validate", str(path)])
+    captured = capsys.readouterr()
+
+    assert status == 0
+    assert "input sizes (square, up to 400): any size from 1" in captured.out  # 2,000,000 // 5,000 nodes
