@@ -8,22 +8,16 @@ campaign is ``python -m tests.hostile.campaign``.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 from hypothesis import event, given
 
 from .fuzzing import CI_EXAMPLES, check_spec_tree, fuzz_settings, graph_specs, mutated_zoo_specs
-
-OUTCOMES: Counter[str] = Counter()
-
 
 @fuzz_settings()
 @given(graph_specs())
 def test_random_graph_builds_or_raises_located_error(case):
     spec, input_size = case
     outcome = check_spec_tree(spec, input_size)
-    OUTCOMES[f"graph {outcome.kind}"] += 1
     event(outcome.kind)
 
 
@@ -32,20 +26,24 @@ def test_random_graph_builds_or_raises_located_error(case):
 def test_mutated_zoo_spec_builds_or_raises_located_error(case):
     file_name, tree, input_size = case
     outcome = check_spec_tree(tree, input_size, file_name)
-    OUTCOMES[f"zoo {outcome.kind}"] += 1
     event(outcome.kind)
 
 
 def test_random_graphs_include_successful_builds():
     # The fuzzer is only useful if many drawn graphs are valid and really run.
-    from hypothesis import find, settings
+    built: list[int] = []
 
-    def builds(case):
+    @fuzz_settings(100)
+    @given(graph_specs())
+    def run(case):
         spec, input_size = case
-        return check_spec_tree(spec, input_size).kind == "built" and len(spec["nodes"]) >= 4
+        if check_spec_tree(spec, input_size).kind == "built":
+            built.append(len(spec["nodes"]))
 
-    spec, _ = find(graph_specs(), builds, settings=settings(max_examples=500, deadline=None, database=None))
-    assert len(spec["nodes"]) >= 4
+    run()
+
+    assert len(built) >= 5, f"only {len(built)} of 100 drawn graphs built"
+    assert max(built) >= 3
 
 
 @pytest.mark.parametrize(
