@@ -106,7 +106,7 @@ _SIZE_CACHE_ENTRIES = 256
 def _nested_size(value: Any, limit: int = MAX_SEQUENCE) -> int:
     """Count the items of a value, nested lists included, and the characters of its strings.
 
-    Stops counting once the total passes ``limit``. A list that holds the same
+    Stops counting once the total passes ``limit``. A list that contains the same
     big list many times counts it each time, because ``str()`` or a comparison
     of the value would walk every copy.
     """

@@ -1,7 +1,7 @@
 """Budgets on what a spec may ask for, checked before any real tensor is allocated.
 
 A spec is untrusted data: ``out_channels: 1000000000`` is one short line but
-asks for billions of weights. The compiler estimates the parameters and the
+requests billions of weights. The compiler estimates the parameters and the
 activation memory of a spec from its inferred shapes and rejects it, with the
 estimate and the budget in the message, before it builds a module.
 

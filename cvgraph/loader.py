@@ -47,9 +47,9 @@ class LoadLimits:
         max_nodes: YAML nodes (keys, values, list items) in the whole file.
     """
 
-    # PyYAML's pure-Python parser takes about 50 to 90 microseconds per node,
-    # so 100,000 nodes bound a hostile file to seconds, not minutes (measured on
-    # 2 CPU cores; the zoo's largest spec has under 200 nodes).
+    # PyYAML's pure-Python parser takes about 50 to 90 microseconds per node
+    # (measured on 2 CPU cores), so 100,000 nodes bound a hostile file to seconds,
+    # not minutes. The zoo's largest spec has under 200 nodes.
     max_bytes: int = 4 * 1024 * 1024
     max_depth: int = 64
     max_string_length: int = 65536

@@ -191,7 +191,7 @@ _HEADER_LIMIT = 100 * 2**20
 
 
 def _diagnose_header(path: Path) -> str:
-    """Name the first tensor a broken safetensors file cannot hold, where the header can say.
+    """Find the first tensor that a broken safetensors file cannot contain, from its header.
 
     Returns:
         Text such as `` at tensor 'fc.weight' (bytes 0 to 4000 of its data, but

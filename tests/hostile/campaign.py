@@ -4,10 +4,11 @@ Usage::
 
     python -m tests.hostile.campaign --examples 20000 --minutes 30
 
-Runs rounds of hypothesis examples (random graphs, and one mutated zoo spec
-for every ``--zoo-every`` graphs) until either limit is reached, and prints
-how many specs were built and checked, how many were rejected with a located
-SpecError, and every failure with its shrunk example. Exits 1 on a failure.
+Runs rounds of hypothesis examples until either limit is reached: random
+graphs, and one round of mutated zoo specs every ``--zoo-every`` rounds.
+Prints how many specs were built and checked and how many were rejected with
+a located SpecError, and every failure with its shrunk example. Exits 1 on a
+failure.
 """
 
 from __future__ import annotations

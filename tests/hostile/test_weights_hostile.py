@@ -108,7 +108,7 @@ def test_wrong_shape_names_tensor(model, tmp_path):
 
 
 def test_fingerprint_of_other_spec_rejected(tmp_path):
-    # Same keys and shapes, another graph: only the fingerprint tells them apart.
+    # Same keys and shapes, another graph: only the fingerprint distinguishes them.
     other = {**SPEC, "name": "other", "nodes": {**SPEC["nodes"]}}
     other["nodes"]["conv"] = {"block": "conv2d", "args": {"out_channels": 4, "kernel_size": 3, "padding": 1}}
     path = cvgraph.save_weights(cvgraph.build(other), tmp_path / "other.safetensors")
