@@ -91,9 +91,10 @@ def _check_names(spec: Spec, report: ShapeReport) -> None:
             )
     for path in report.graph.order:
         for part in path.split("."):
-            if keyword.iskeyword(part) or part in _RESERVED_ATTRIBUTES:
+            # fx names the forward's first argument 'self', so a node called 'self' would shadow it.
+            if keyword.iskeyword(part) or part in _RESERVED_ATTRIBUTES or part == "self":
                 raise SpecError(
-                    f"node name '{part}' clashes with a Python keyword or an attribute of torch.nn.Module",
+                    f"node name '{part}' clashes with a Python keyword, 'self' or an attribute of torch.nn.Module",
                     location=spec.location(path),
                     node=path,
                     found=part,

@@ -54,10 +54,19 @@ def test_random_graphs_include_successful_builds():
         ({"name": "t", "inputs": {"class": {"channels": 3}}, "nodes": {"a": {"block": "relu"}}}, "class"),
         ({"name": "t", "inputs": {"self": {"channels": 3}}, "nodes": {"a": {"block": "relu"}}}, "self"),
         ({"name": "t", "inputs": {"image": {"channels": 3}}, "nodes": {"a": {"block": "relu"}}, "outputs": []}, "empty"),
+        (
+            {"name": "t", "inputs": {"image": {"channels": 3}}, "nodes": {"self": {"block": "relu"}, "n": {"block": "relu"}}},
+            "'self'",
+        ),
+        (
+            {"name": "t", "inputs": {"image": {"channels": 3}}, "nodes": {"p": {"block": "maxpool2d", "args": {"kernel_size": 1, "dilation": 0}}}},
+            "dilation must be >= 1",
+        ),
     ],
 )
 def test_fuzzer_found_names_and_outputs_rejected(spec, fragment):
-    # Cases the fuzzer found: they used to raise KeyError, SyntaxError or build a model without outputs.
+    # Cases the fuzzer found. They used to raise KeyError, SyntaxError or AttributeError,
+    # build a model without outputs, or fail in forward (maxpool2d with dilation 0).
     outcome = check_spec_tree(spec, "1x3x8x8")
     assert outcome.kind == "rejected"
     assert fragment in str(outcome.error)
