@@ -63,6 +63,11 @@ def _args(block: str) -> st.SearchStrategy[dict[str, Any]]:
         "dilation": _maybe_bad(st.integers(1, 3)),
         "groups": _maybe_bad(st.sampled_from([1, 1, 1, 2, 3, 4])),
         "bias": st.booleans(),
+        "padding_mode": st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+    }
+    join = {
+        "align": _maybe_bad(st.sampled_from(["none", "pad", "crop", "resize"])),
+        "resize_mode": st.sampled_from(["nearest", "bilinear"]),
     }
     pool = {
         "kernel_size": _maybe_bad(pair),
@@ -89,7 +94,15 @@ def _args(block: str) -> st.SearchStrategy[dict[str, Any]]:
         "leaky_relu": {"negative_slope": st.floats(0, 0.5)},
         "prelu": {"per_channel": st.booleans()},
         "dropout": {"p": _maybe_bad(st.floats(0, 1))},
-        "concat": {"dim": _maybe_bad(st.just(1))},
+        "concat": {"dim": _maybe_bad(st.just(1)), **join},
+        "add": join,
+        "weighted_fusion": {**join, "epsilon": _maybe_bad(st.floats(1e-6, 1e-2))},
+        "upsample": {
+            "scale_factor": _maybe_bad(st.one_of(st.integers(1, 3), st.lists(st.integers(1, 3), min_size=2, max_size=2))),
+            "mode": st.sampled_from(["nearest", "bilinear"]),
+            "align_corners": st.booleans(),
+        },
+        "center_crop": {"symmetric": st.booleans()},
     }
     fields = table.get(block, {})
     required = {"conv2d": ["out_channels", "kernel_size"], "conv_transpose2d": ["out_channels", "kernel_size"],
@@ -106,9 +119,9 @@ def _args(block: str) -> st.SearchStrategy[dict[str, Any]]:
 SINGLE_INPUT = [
     "conv2d", "conv2d", "conv2d", "batchnorm2d", "relu", "relu", "maxpool2d", "avgpool2d", "adaptive_avgpool2d",
     "flatten", "linear", "global_avgpool", "conv_transpose2d", "groupnorm", "leaky_relu", "prelu", "sigmoid",
-    "dropout", "identity", "relu6", "silu", "tanh",
+    "dropout", "identity", "relu6", "silu", "tanh", "upsample",
 ]
-JOINS = ["add", "concat"]
+JOINS = ["add", "concat", "weighted_fusion", "center_crop", "upsample"]
 
 
 @st.composite
@@ -136,7 +149,7 @@ def graph_specs(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
         args = draw(_args(block))
         if args:
             node["args"] = args
-        if block in JOINS:
+        if block in JOINS and (block != "upsample" or "scale_factor" not in args):
             node["from"] = draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=3))
         elif draw(st.integers(0, 3)) == 0:
             node["from"] = draw(st.sampled_from(earlier))
