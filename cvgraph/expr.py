@@ -99,6 +99,8 @@ def short_repr(value: Any) -> str:
 
 # Sizes of containers already measured, by id; the entry keeps the object alive
 # so that its id is not reused while it is cached.
+# NOTE: a list mutated after it was measured keeps its old size here. Expansion
+# never mutates spec values, but a caller's own params list could be.
 _SIZE_CACHE: dict[int, tuple[Any, int]] = {}
 _SIZE_CACHE_ENTRIES = 256
 
