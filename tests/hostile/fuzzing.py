@@ -189,7 +189,8 @@ def _parent(tree: Any, path: tuple[Any, ...]) -> Any:
 
 def _node_tables(tree: dict[str, Any]) -> list[dict[str, Any]]:
     tables = [tree["nodes"]] if isinstance(tree.get("nodes"), dict) else []
-    for define in (tree.get("define") or {}).values():
+    defines = tree.get("define")
+    for define in defines.values() if isinstance(defines, dict) else []:
         if isinstance(define, dict) and isinstance(define.get("nodes"), dict):
             tables.append(define["nodes"])
     return tables
@@ -215,6 +216,8 @@ def _mutate(draw: st.DrawFn, tree: dict[str, Any]) -> None:
     kind = draw(st.sampled_from(["delete", "wrong_type", "rename_ref", "cycle", "swap", "block", "duplicate"]))
     paths = _paths(tree)
     tables = _node_tables(tree)
+    if not paths:
+        return
     if kind in ("delete", "wrong_type") or not tables:
         path = draw(st.sampled_from(paths))
         parent = _parent(tree, path)

@@ -62,11 +62,16 @@ def test_random_graphs_include_successful_builds():
             {"name": "t", "inputs": {"image": {"channels": 3}}, "nodes": {"p": {"block": "maxpool2d", "args": {"kernel_size": 1, "dilation": 0}}}},
             "dilation must be >= 1",
         ),
+        (
+            {"name": "t", "inputs": {"image": {"channels": 3}}, "nodes": {"p": {"block": "avgpool2d", "args": {"kernel_size": 1, "stride": 2**40}}}},
+            "at most 2147483647",
+        ),
     ],
 )
 def test_fuzzer_found_names_and_outputs_rejected(spec, fragment):
     # Cases the fuzzer found. They used to raise KeyError, SyntaxError or AttributeError,
-    # build a model without outputs, or fail in forward (maxpool2d with dilation 0).
+    # build a model without outputs, or fail in forward (maxpool2d with dilation 0,
+    # pooling strides beyond int32).
     outcome = check_spec_tree(spec, "1x3x8x8")
     assert outcome.kind == "rejected"
     assert fragment in str(outcome.error)
