@@ -9,10 +9,21 @@ import pytest
 from torch import nn
 
 import cvgraph
-from cvgraph import Block, BlockArgs, PluginError
+from cvgraph.hookspecs import PLUGIN_API_VERSION
+from cvgraph import Block, BlockArgs, PluginError, hookimpl
 from cvgraph.registry import new_registry
 from cvgraph.shapes import FeatureMap
 from cvgraph.summary import summarize
+
+
+class ApiVersion:
+    """Declares the plugin API version, as every plugin must."""
+
+    @staticmethod
+    @hookimpl
+    def cvgraph_plugin_api_version():
+        return PLUGIN_API_VERSION
+
 
 SPEC = {"name": "p", "inputs": {"image": {"channels": 3, "height": 8, "width": 8}}, "nodes": {"n": {"block": "x"}}}
 
@@ -33,8 +44,9 @@ def _block(name="x", **methods):
 
 
 def _plugin(*blocks):
-    class Plugin:
+    class Plugin(ApiVersion):
         @staticmethod
+        @hookimpl
         def cvgraph_blocks():
             return list(blocks)
 
@@ -42,7 +54,7 @@ def _plugin(*blocks):
 
 
 def _registry(*blocks):
-    return new_registry(plugins=[("broken", _plugin(*blocks))], entry_points=False)
+    return new_registry(plugins=[("broken", _plugin(*blocks))], entry_points=False, strict=True)
 
 
 def _raise(exception):
@@ -108,10 +120,10 @@ def test_block_macs_raising_in_summary_rejected():
         ({"arity": "one"}, "invalid arity"),
         ({"arity": (2, 1)}, "invalid arity"),
         ({"arity": (-1, None)}, "invalid arity"),
-        ({"outputs": "boxes"}, "invalid output names"),
-        ({"outputs": ("a", "a")}, "invalid output names"),
-        ({"outputs": ("a.b",)}, "invalid output names"),
-        ({"outputs": ()}, "invalid output names"),
+        ({"outputs": "boxes"}, "invalid outputs"),
+        ({"outputs": ("a", "a")}, "invalid outputs"),
+        ({"outputs": ("a.b",)}, "invalid outputs"),
+        ({"outputs": ()}, "invalid outputs"),
         ({"name": "torch.nn.Conv2d"}, "invalid name"),
         ({"name": ""}, "invalid name"),
     ],
@@ -123,18 +135,20 @@ def test_invalid_block_class_rejected_at_registration(attributes, fragment):
 
 @pytest.mark.parametrize("returned", [5, [object], [int], ["conv2d"]])
 def test_hook_returning_garbage_rejected(returned):
-    class Plugin:
+    class Plugin(ApiVersion):
         @staticmethod
+        @hookimpl
         def cvgraph_blocks():
             return returned
 
     with pytest.raises(PluginError, match="broken"):
-        new_registry(plugins=[("broken", Plugin)], entry_points=False)
+        new_registry(plugins=[("broken", Plugin)], entry_points=False, strict=True)
 
 
 def test_hook_raising_rejected_and_nothing_registered():
-    class Plugin:
+    class Plugin(ApiVersion):
         @staticmethod
+        @hookimpl
         def cvgraph_blocks():
             raise RuntimeError("boom")
 
@@ -160,7 +174,11 @@ def _install_fake_distribution(folder, module_source: str) -> None:
         ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
         ("def broken(:\n", "SyntaxError"),
         ("import a_module_that_does_not_exist\n", "ModuleNotFoundError"),
-        ("def cvgraph_blocks():\n    return [42]\n", "is not a subclass of cvgraph.Block"),
+        (
+            "import cvgraph\n@cvgraph.hookimpl\ndef cvgraph_plugin_api_version():\n    return 1\n"
+            "@cvgraph.hookimpl\ndef cvgraph_blocks():\n    return [42]\n",
+            "cvgraph.Block",
+        ),
     ],
 )
 def test_broken_installed_plugin_skipped_with_warning(tmp_path, monkeypatch, source, fragment):

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 import cvgraph
-from cvgraph import Block, BlockArgs, Limits, ResourceError, ResourceLimits
+from cvgraph.hookspecs import PLUGIN_API_VERSION
+from cvgraph import Block, BlockArgs, Limits, ResourceError, ResourceLimits, hookimpl
 from cvgraph.blocks.conv import Conv2d
 from cvgraph.blocks.linear import Linear
 from cvgraph.infer import infer_shapes
@@ -189,8 +190,18 @@ class _BrokenCount(_Scale):
         raise ZeroDivisionError("oops")
 
 
-class _Plugin:
+class ApiVersion:
+    """Declares the plugin API version, as every plugin must."""
+
     @staticmethod
+    @hookimpl
+    def cvgraph_plugin_api_version():
+        return PLUGIN_API_VERSION
+
+
+class _Plugin(ApiVersion):
+    @staticmethod
+    @hookimpl
     def cvgraph_blocks():
         return [_Scale, _BrokenCount]
 
