@@ -66,12 +66,26 @@ def test_random_graphs_include_successful_builds():
             {"name": "t", "inputs": {"image": {"channels": 3}}, "nodes": {"p": {"block": "avgpool2d", "args": {"kernel_size": 1, "stride": 2**40}}}},
             "at most 2147483647",
         ),
+        (
+            {"name": "t", "inputs": {"image": {"channels": 1, "height": 1, "width": 1}}, "nodes": {"g": {"block": "groupnorm", "args": {"num_groups": 1}}}},
+            "more than 1 value per group",
+        ),
+        (
+            {"name": "t", "inputs": {"image": {"channels": 1, "height": 2, "width": 2}}, "nodes": {"c": {"block": "conv2d", "args": {"out_channels": 1, "kernel_size": 1, "padding": 2, "padding_mode": "reflect"}}}},
+            "too large for padding_mode 'reflect'",
+        ),
+        (
+            {"name": "t", "inputs": {"image": {"channels": 1, "height": 2, "width": 2}}, "nodes": {"c": {"block": "conv2d", "args": {"out_channels": 1, "kernel_size": 1, "padding": 3, "padding_mode": "circular"}}}},
+            "too large for padding_mode 'circular'",
+        ),
     ],
 )
 def test_fuzzer_found_names_and_outputs_rejected(spec, fragment):
     # Cases the fuzzer found. They used to raise KeyError, SyntaxError or AttributeError,
     # build a model without outputs, or fail in forward (maxpool2d with dilation 0,
-    # pooling strides beyond int32).
-    outcome = check_spec_tree(spec, "1x3x8x8")
+    # pooling strides beyond int32, groupnorm groups of one value, reflect or circular
+    # padding larger than the input).
+    image = spec["inputs"][next(iter(spec["inputs"]))]
+    outcome = check_spec_tree(spec, f"1x{image['channels']}x{image.get('height', 8)}x{image.get('width', 8)}")
     assert outcome.kind == "rejected"
     assert fragment in str(outcome.error)
