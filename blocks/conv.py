@@ -39,6 +39,22 @@ def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
         )
 
 
+def _check_padding_mode(x: FeatureMap, args: "Conv2dArgs") -> None:
+    """Check the padding that torch's reflect and circular modes can take: it mirrors or wraps the input."""
+    if args.padding_mode not in ("reflect", "circular"):
+        return
+    for size, padding, axis in ((x.height, args.padding[0], "height"), (x.width, args.padding[1], "width")):
+        # reflect needs padding < size, circular padding <= size (torch 2.x F.pad).
+        too_large = padding >= size if args.padding_mode == "reflect" else padding > size
+        if size is not None and too_large:
+            raise ShapeError(
+                f"padding {padding} is too large for padding_mode '{args.padding_mode}' on input {axis} {size}",
+                expected=f"padding {'<' if args.padding_mode == 'reflect' else '<='} {axis} {size}",
+                found=f"padding {padding}",
+                hint="use a larger input, less padding, or padding_mode 'zeros' or 'replicate'",
+            )
+
+
 class Conv2dArgs(BlockArgs):
     in_channels: int | None = Field(default=None, ge=1, description="C_in, checked against the input; inferred when left out")
     out_channels: int = Field(ge=1, description="C_out, the number of filters")
@@ -75,6 +91,7 @@ class Conv2d(Block):
         x = expect_feature_map(inputs[0])
         _check_in_channels(args.in_channels, x)
         _check_groups(x.channels, args.out_channels, args.groups)
+        _check_padding_mode(x, args)
         height = conv_out(x.height, args.kernel_size[0], args.stride[0], args.padding[0], args.dilation[0], "height")
         width = conv_out(x.width, args.kernel_size[1], args.stride[1], args.padding[1], args.dilation[1], "width")
         return FeatureMap(args.out_channels, height, width, x.stride * args.stride[0])

@@ -76,6 +76,14 @@ class GroupNorm(Block):
                 expected=f"channels divisible by {args.num_groups}",
                 found=f"{x.channels} channels",
             )
+        if x.height is not None and x.width is not None and (x.channels // args.num_groups) * x.height * x.width < 2:
+            # torch's group_norm rejects groups of a single value, in training and in eval mode.
+            raise ShapeError(
+                f"groupnorm needs more than 1 value per group, but num_groups={args.num_groups} on {x} gives 1",
+                expected="(channels / num_groups) x height x width >= 2",
+                found=str(x),
+                hint="use fewer groups or a larger input",
+            )
         return x
 
     @classmethod

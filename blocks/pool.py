@@ -46,6 +46,16 @@ class _PoolArgs(BlockArgs):
 class MaxPool2dArgs(_PoolArgs):
     dilation: IntPair = (1, 1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _positive_dilation(cls, data: object) -> object:
+        # Checked before the padding check of _PoolArgs, which uses the dilated window.
+        dilation = data.get("dilation") if isinstance(data, dict) else None
+        values = dilation if isinstance(dilation, (list, tuple)) else [dilation]
+        if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in values):
+            raise ValueError(f"dilation must be >= 1, found {dilation}")
+        return data
+
     def _span(self, axis: int) -> int:
         return self.dilation[axis] * (self.kernel_size[axis] - 1) + 1
 

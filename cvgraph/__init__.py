@@ -13,8 +13,9 @@ from .api import build, infer_shapes
 from .block import Block, BlockArgs, BuildContext, IntPair, ReceptiveFieldStep
 from .compiler import ModelInfo, model_info
 from .components import head, loss
-from .errors import Location, PluginError, ShapeError, SpecError, WeightsError
+from .errors import Location, PluginError, ResourceError, ShapeError, SpecError, WeightsError
 from .hookspecs import hookimpl
+from .limits import Limits, ResourceLimits
 from .loss import Loss
 from .optimize import optimize_for_inference
 from .pipeline import Spec, load_spec
@@ -56,5 +57,8 @@ __all__ = [
     "ShapeError",
     "WeightsError",
     "PluginError",
+    "ResourceError",
+    "Limits",
+    "ResourceLimits",
 ]
 

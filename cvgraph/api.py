@@ -11,6 +11,7 @@ from torch import nn
 from .compiler import compile_spec
 from .weights import load_weights
 from .infer import ShapeReport, infer_shapes as _infer
+from .limits import Limits
 from .pipeline import Spec, load_spec
 from .registry import Registry
 
@@ -47,6 +48,7 @@ def build(
     fold_bn: bool = False,
     channels_last: bool = False,
     registry: Registry | None = None,
+    limits: Limits | None = None,
 ) -> nn.Module:
     """Build a PyTorch model from a spec.
 
@@ -62,6 +64,9 @@ def build(
             before any optimization, so that folding uses trained statistics.
         fold_bn: fold each BatchNorm into the convolution before it.
         channels_last: store weights and activations in NHWC memory order.
+        limits: bounds on the spec text, the expanded graph and the model's
+            parameters and activations (default: ``Limits()``, whose budget
+            reads ``CVGRAPH_MAX_PARAMS`` and ``CVGRAPH_MAX_ACTIVATION_BYTES``).
 
     With ``fold_bn`` or ``channels_last`` the model is for inference: it comes
     back in eval mode, and folded BatchNorm layers leave its state_dict. To
@@ -75,10 +80,12 @@ def build(
 
     Raises:
         SpecError: for any problem in the spec, with its file, line and node.
+        ResourceError: when the model would exceed the budget of ``limits``.
     """
+    limits = limits or Limits()
     if not isinstance(spec, Spec):
-        spec = load_spec(spec, params=params, overrides=overrides, registry=registry)
-    model: nn.Module = compile_spec(spec, input_shapes)
+        spec = load_spec(spec, params=params, overrides=overrides, registry=registry, limits=limits)
+    model: nn.Module = compile_spec(spec, input_shapes, limits=limits.resources)
     if weights is not None:
         load_weights(model, weights)
     if fold_bn or channels_last:

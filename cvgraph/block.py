@@ -48,14 +48,20 @@ class BlockArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+MAX_PAIR_VALUE = 2**31 - 1
+"""The largest kernel size, stride, padding or dilation: torch's pooling kernels take int32."""
+
+
 def _to_pair(value: Any) -> Any:
     """Accept ``3`` or ``[3, 5]`` for a (height, width) pair of integers."""
     if isinstance(value, bool):
         raise ValueError(f"expected an integer or a list of two integers, found {value!r}")
     if isinstance(value, int):
-        return (value, value)
+        value = (value, value)
     if isinstance(value, (list, tuple)) and len(value) == 2:
         if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            if max(abs(v) for v in value) > MAX_PAIR_VALUE:
+                raise ValueError(f"values must be at most {MAX_PAIR_VALUE} (2**31 - 1), found {list(value)}")
             return (value[0], value[1])
     raise ValueError(f"expected an integer or a list of two integers, found {value!r}")
 

@@ -9,6 +9,7 @@ loop, which ``torch.compile``, ``torch.export`` and ONNX export accept.
 
 from __future__ import annotations
 
+import keyword
 import logging
 import operator
 from dataclasses import dataclass
@@ -22,10 +23,11 @@ from .block import BuildContext
 from .errors import SpecError
 from .expand import Ref
 from .infer import ShapeReport, infer_shapes
+from .limits import ResourceEstimate, ResourceLimits, check_resources
 from .pipeline import Spec
 from .shapes import describe
 
-__all__ = ["ModelInfo", "compile_spec", "model_info"]
+__all__ = ["ModelInfo", "compile_spec", "model_info", "check_buildable"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,52 @@ def model_info(module: nn.Module) -> ModelInfo:
     if not isinstance(info, ModelInfo):
         raise TypeError(f"{type(module).__name__} was not built by cvgraph (it has no 'cvgraph' ModelInfo)")
     return info
+
+
+_RESERVED_ATTRIBUTES = frozenset(dir(fx.GraphModule(nn.Module(), fx.Graph())))
+"""Attributes of a GraphModule and of nn.Module: a submodule cannot take these names."""
+
+
+def _check_names(spec: Spec, report: ShapeReport) -> None:
+    """Reject names that cannot become a forward argument or a submodule attribute.
+
+    Raises:
+        SpecError: for an input named after a Python keyword or ``self``, and
+            for a node path part that is a keyword or an nn.Module attribute.
+    """
+    for name in spec.inputs:
+        if keyword.iskeyword(name) or name == "self":
+            raise SpecError(
+                f"input name '{name}' cannot be a forward() argument",
+                location=spec.location(name),
+                found=name,
+                hint="rename the input; Python keywords and 'self' are not allowed",
+            )
+    for path in report.graph.order:
+        for part in path.split("."):
+            # fx names the forward's first argument 'self', so a node called 'self' would shadow it.
+            if keyword.iskeyword(part) or part in _RESERVED_ATTRIBUTES or part == "self":
+                raise SpecError(
+                    f"node name '{part}' clashes with a Python keyword, 'self' or an attribute of torch.nn.Module",
+                    location=spec.location(path),
+                    node=path,
+                    found=part,
+                    hint=f"rename the node, for example to '{part}_'",
+                )
+
+
+def check_buildable(spec: Spec, report: ShapeReport, limits: ResourceLimits | None = None) -> ResourceEstimate:
+    """Run the checks of :func:`compile_spec` that need no module: names and the resource budget.
+
+    Returns:
+        The resource estimate.
+
+    Raises:
+        SpecError: for names that cannot become attributes.
+        ResourceError: when the estimate exceeds ``limits``.
+    """
+    _check_names(spec, report)
+    return check_resources(spec, report, limits)
 
 
 def _place(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -186,6 +234,7 @@ def compile_spec(
     input_shapes: Mapping[str, Any] | None = None,
     *,
     report: ShapeReport | None = None,
+    limits: ResourceLimits | None = None,
 ) -> fx.GraphModule:
     """Build the modules of a spec and emit its forward pass.
 
@@ -193,12 +242,21 @@ def compile_spec(
         spec: a loaded spec.
         input_shapes: input sizes to check the model against (default: the spec's).
         report: shapes already inferred for this spec.
+        limits: the parameter and activation budget, checked before any module
+            is built (default: :meth:`ResourceLimits.from_env`).
 
     Returns:
         A ``torch.fx.GraphModule`` whose ``forward`` takes the inputs in spec
         order and returns the output tensor, or a dict for several outputs.
+
+    Raises:
+        SpecError: for names that cannot become attributes, and blocks that
+            fail to build.
+        ResourceError: when the estimated parameters or activations exceed
+            ``limits``.
     """
     report = report or infer_shapes(spec, input_shapes)
+    check_buildable(spec, report, limits)
     root = _build_modules(spec, report)
     module = _emit(spec, report, root)
     module.cvgraph = ModelInfo(  # type: ignore[assignment]

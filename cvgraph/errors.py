@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Location", "SpecError", "ShapeError", "WeightsError", "PluginError"]
+__all__ = ["Location", "SpecError", "ShapeError", "WeightsError", "PluginError", "ResourceError"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,7 @@ class PluginError(SpecError):
     ) -> None:
         self.distribution = distribution
         super().__init__(message, location=location, node=node, expected=expected, found=found, hint=hint)
+
+
+class ResourceError(SpecError):
+    """A spec whose parameters or activations would exceed the configured budget."""

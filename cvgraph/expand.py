@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import Location, SpecError
-from .expr import ExpressionError, has_expression, substitute
+from .expr import ExpressionError, short_repr, has_expression, substitute
 from .loader import LocDict, LocList, location_of
 
 __all__ = ["Ref", "FlatNode", "ExpandLimits", "Expansion", "expand"]
@@ -57,7 +57,9 @@ class ExpandLimits:
     """Bounds on expansion, so that a small spec cannot ask for a huge graph.
 
     Attributes:
-        max_nodes: block instances after unrolling every repeat and sub-graph.
+        max_nodes: node instances after unrolling every repeat and sub-graph:
+            blocks, and also sub-graph instances and skipped nodes, which
+            cost expansion time without adding a block.
         max_repeat: the largest ``repeat`` of one node.
         max_subgraph_depth: sub-graphs nested inside sub-graphs.
     """
@@ -101,6 +103,7 @@ class _Expander:
         self.subgraph_ports: dict[str, tuple[str, ...]] = {}
         """Each sub-graph instance path and its named outputs (empty for a single output)."""
         self.locations: dict[str, Location] = {}
+        self.instances = 0
 
     # Values -------------------------------------------------------------
 
@@ -113,7 +116,7 @@ class _Expander:
                 return substitute(value, names)
             except ExpressionError as error:
                 raise SpecError(
-                    f"cannot evaluate {value!r}: {error}",
+                    f"cannot evaluate {short_repr(value)}: {error}",
                     location=location,
                     node=node or None,
                     hint="expressions may use params, 'index' inside a repeat, arithmetic and min/max/int/len",
@@ -193,6 +196,7 @@ class _Expander:
 
         repeat_raw = raw.get("repeat")
         if repeat_raw is None:
+            self.count_instances(1, path, location)
             self.expand_instance(scope, name, raw, path, inputs, scope.names, depth)
             return
 
@@ -214,6 +218,7 @@ class _Expander:
                 found=count,
                 hint="raise ExpandLimits.max_repeat if this is intended",
             )
+        self.count_instances(max(count, 1), path, location)
         if count == 0:
             self.alias(path, self.single_input(inputs, path, location, "a node repeated 0 times"), location)
             return
@@ -222,6 +227,17 @@ class _Expander:
             instance_inputs = inputs if index == 0 else [Ref(f"{path}.{index - 1}")]
             self.expand_instance(scope, name, raw, f"{path}.{index}", instance_inputs, names, depth)
         self.alias(path, Ref(f"{path}.{count - 1}"), location)
+
+    def count_instances(self, count: int, path: str, location: Location) -> None:
+        self.instances += count
+        if self.instances > self.limits.max_nodes:
+            raise SpecError(
+                f"the spec expands to more than {self.limits.max_nodes} nodes",
+                location=location,
+                node=path,
+                expected=f"at most {self.limits.max_nodes} node instances, sub-graph instances and skipped nodes included",
+                hint="check 'repeat' counts, or raise ExpandLimits.max_nodes if this is intended",
+            )
 
     def single_input(self, inputs: list[Ref], path: str, location: Location, what: str) -> Ref:
         if len(inputs) != 1:
@@ -469,6 +485,12 @@ def expand(
         wanted = {item.partition(".")[0] if "." not in item else item.replace(".", "_"): item for item in outputs}
     else:
         wanted = dict(outputs)
+    if not wanted:
+        raise SpecError(
+            "'outputs' is empty",
+            location=outputs_location,
+            expected="at least one output, such as 'outputs: {logits: fc}'",
+        )
     output_refs: dict[str, Ref] = {}
     output_locations: dict[str, Location] = {}
     for out_name, target in wanted.items():

@@ -15,9 +15,11 @@ import ast
 import math
 import operator
 import re
+import reprlib
+import warnings
 from typing import Any, Callable, Mapping
 
-__all__ = ["ExpressionError", "evaluate", "substitute", "has_expression"]
+__all__ = ["ExpressionError", "evaluate", "substitute", "has_expression", "short_repr"]
 
 MAX_EXPRESSION_LENGTH = 1000
 MAX_INT = 2**63
@@ -56,16 +58,78 @@ def _checked_int(value: Any) -> Any:
     return int(value)
 
 
+def _checked_round(value: Any, ndigits: Any = None) -> Any:
+    # round(10**18, -10**17) would compute 10**(10**17): keep ndigits small.
+    if ndigits is not None and (not isinstance(ndigits, int) or abs(ndigits) > 64):
+        raise ExpressionError(f"round(): ndigits must be an integer from -64 to 64, found {short_repr(ndigits)}")
+    return round(value, ndigits)
+
+
+def _checked_sum(values: Any, start: Any = 0) -> Any:
+    # Only numbers: sum(lists, []) would concatenate without a bound on the result.
+    if not isinstance(values, (list, tuple)):
+        raise ExpressionError(f"sum(): expected a list of numbers, found {short_repr(values)}")
+    for value in (*values, start):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ExpressionError(f"sum(): expected a list of numbers, found the item {short_repr(value)}")
+    return sum(values, start)
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min,
     "max": max,
     "abs": abs,
     "int": _checked_int,
     "float": float,
-    "round": round,
+    "round": _checked_round,
     "len": len,
-    "sum": sum,
+    "sum": _checked_sum,
 }
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlist = _SHORT.maxtuple = 6
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlevel = 3
+
+
+def short_repr(value: Any) -> str:
+    """Return a bounded ``repr`` for messages: a value may be a huge nested list."""
+    return _SHORT.repr(value)
+
+
+# Sizes of containers already measured, by id; the entry keeps the object alive
+# so that its id is not reused while it is cached.
+# NOTE: a list mutated after it was measured keeps its old size here. Expansion
+# never mutates spec values, but a caller's own params list could be.
+_SIZE_CACHE: dict[int, tuple[Any, int]] = {}
+_SIZE_CACHE_ENTRIES = 256
+
+
+def _nested_size(value: Any, limit: int = MAX_SEQUENCE) -> int:
+    """Count the items of a value, nested lists included, and the characters of its strings.
+
+    Stops counting once the total passes ``limit``. A list that contains the same
+    big list many times counts it each time, because ``str()`` or a comparison
+    of the value would walk every copy.
+    """
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, (list, tuple)):
+        return 1
+    cached = _SIZE_CACHE.get(id(value))
+    if cached is not None and cached[0] is value:
+        return cached[1]
+    total = len(value)
+    for item in value:
+        if total > limit:
+            return total
+        if isinstance(item, (str, list, tuple)):
+            total += _nested_size(item, limit - total)
+    # Only a complete count is cached: a partial one is correct for this limit only.
+    if len(_SIZE_CACHE) >= _SIZE_CACHE_ENTRIES:
+        _SIZE_CACHE.clear()
+    _SIZE_CACHE[id(value)] = (value, total)
+    return total
 
 
 def _bounded(value: Any) -> Any:
@@ -75,8 +139,10 @@ def _bounded(value: Any) -> Any:
         raise ExpressionError("the result is too large (magnitude 2**63 or more)")
     if isinstance(value, float) and not math.isfinite(value):
         raise ExpressionError("the result is not a finite number")
-    if isinstance(value, (str, list, tuple)) and len(value) > MAX_SEQUENCE:
-        raise ExpressionError(f"the result has more than {MAX_SEQUENCE} items")
+    if isinstance(value, complex):
+        raise ExpressionError("the result is a complex number")
+    if isinstance(value, (str, list, tuple)) and _nested_size(value) > MAX_SEQUENCE:
+        raise ExpressionError(f"the result has more than {MAX_SEQUENCE} items, nested items and characters included")
     return value
 
 
@@ -116,6 +182,8 @@ class _Interpreter:
         operand = self.run(node.operand)
         if isinstance(node.op, ast.Not):
             return not operand
+        if isinstance(operand, bool) or not isinstance(operand, (int, float)):
+            raise ExpressionError(f"the operator '{type(node.op).__name__}' needs a number, found {short_repr(operand)}")
         if isinstance(node.op, ast.USub):
             return -operand
         if isinstance(node.op, ast.UAdd):
@@ -130,15 +198,18 @@ class _Interpreter:
             raise ExpressionError(f"the operator '{type(node.op).__name__}' is not allowed")
         if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > 64:
             raise ExpressionError(f"the exponent {right} is too large (at most 64)")
+        if isinstance(node.op, ast.Mod) and isinstance(left, str):
+            # '%0999999999d' % 1 would build a huge string before any check.
+            raise ExpressionError("'%' formatting of strings is not allowed; write the text around '${...}'")
         if isinstance(node.op, ast.Mult):
             for seq, count in ((left, right), (right, left)):
-                if isinstance(seq, (str, list)) and isinstance(count, int) and len(seq) * count > MAX_SEQUENCE:
+                if isinstance(seq, (str, list)) and isinstance(count, int) and _nested_size(seq) * count > MAX_SEQUENCE:
                     raise ExpressionError(f"the result would have more than {MAX_SEQUENCE} items")
         try:
             return function(left, right)
         except ZeroDivisionError:
             raise ExpressionError("division by zero") from None
-        except (TypeError, OverflowError) as error:
+        except (TypeError, ValueError, OverflowError) as error:
             raise ExpressionError(str(error)) from None
 
     def _BoolOp(self, node: ast.BoolOp) -> Any:
@@ -177,14 +248,14 @@ class _Interpreter:
             parts = [None if p is None else self.run(p) for p in (node.slice.lower, node.slice.upper, node.slice.step)]
             try:
                 return container[slice(*parts)]
-            except TypeError as error:
+            except (TypeError, ValueError) as error:
                 raise ExpressionError(str(error)) from None
         key = self.run(node.slice)
         try:
             return container[key]
         except (IndexError, KeyError):
-            raise ExpressionError(f"index {key!r} is out of range for {container!r}") from None
-        except TypeError as error:
+            raise ExpressionError(f"index {short_repr(key)} is out of range for {short_repr(container)}") from None
+        except (TypeError, ValueError) as error:
             raise ExpressionError(str(error)) from None
 
     def _Call(self, node: ast.Call) -> Any:
@@ -197,6 +268,8 @@ class _Interpreter:
         args = [self.run(arg) for arg in node.args]
         try:
             return _FUNCTIONS[node.func.id](*args)
+        except ExpressionError:
+            raise
         except (TypeError, ValueError, OverflowError) as error:
             raise ExpressionError(f"{node.func.id}(): {error}") from None
 
@@ -210,7 +283,10 @@ def evaluate(expression: str, names: Mapping[str, Any]) -> Any:
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"the expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
+        with warnings.catch_warnings():
+            # Spec text such as '1in x' would print SyntaxWarnings from the parser.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as error:
         raise ExpressionError(f"invalid expression syntax: {error.msg}") from None
     except (ValueError, RecursionError, MemoryError):
@@ -237,8 +313,15 @@ def substitute(text: str, names: Mapping[str, Any]) -> Any:
     if match is not None:
         return evaluate(match.group(1), names)
 
+    length = len(escaped)
+
     def replace(m: re.Match[str]) -> str:
-        return str(evaluate(m.group(1), names))
+        nonlocal length
+        text = str(evaluate(m.group(1), names))
+        length += len(text)
+        if length > MAX_SEQUENCE:
+            raise ExpressionError(f"the string would have more than {MAX_SEQUENCE} characters after substitution")
+        return text
 
     result = _PATTERN.sub(replace, escaped)
     if "${" in result:

@@ -208,7 +208,12 @@ def _with_size(inputs: dict[str, Shape], size: int) -> dict[str, Shape]:
     }
 
 
+_HINT_BUDGET = 1_000_000
+"""Node inferences the nearest-size search may spend, so a huge graph does not stall an error."""
+
+
 def _size_hint(spec: Spec, graph: SpecGraph, inputs: dict[str, Shape], reach: int = 64) -> str | None:
+    reach = max(2, min(reach, _HINT_BUDGET // max(1, 2 * len(graph.order))))
     # Each distinct size is tried as a square input, and the message names the
     # axes that have it ("input width 525"), so a 350x525 input reads naturally.
     axes_of: dict[int, list[str]] = {}

@@ -14,7 +14,7 @@ from ._gc import without_gc
 from .block import Block, BlockArgs
 from .errors import Location, SpecError
 from .expand import ExpandLimits, FlatNode, Ref, expand
-from .expr import ExpressionError, has_expression, substitute
+from .expr import ExpressionError, short_repr, has_expression, substitute
 from .loader import DEFAULT_LIMITS, LoadLimits, LocDict, load_file, load_text, location_of
 from .registry import Registry, default_registry
 from .spec import InputModel, SpecModel, SubgraphModel
@@ -143,7 +143,7 @@ def _resolve_extends(
     where = location_of(raw, "extends")
     if not isinstance(entry, str) or not entry:
         raise SpecError("'extends' must name a spec file or zoo spec", location=where, found=repr(entry))
-    path = _include_path(entry, file, registry)
+    path = _located_include_path(entry, file, registry, where)
     key = str(path.resolve())
     if key in chain or len(chain) >= _MAX_INCLUDE_DEPTH:
         raise SpecError(f"'extends' cycle: '{entry}' extends itself", location=where, found=" -> ".join([*chain, key]))
@@ -224,6 +224,14 @@ def _include_path(entry: str, base: str | None, registry: Registry) -> Path:
     return folder / path
 
 
+def _located_include_path(entry: str, base: str | None, registry: Registry, where: Location) -> Path:
+    """Resolve an include or extends entry; an unknown zoo name is reported where it is written."""
+    try:
+        return _include_path(entry, base, registry)
+    except SpecError as error:
+        raise error.with_context(location=where) from None
+
+
 def _gather_includes(
     raw: LocDict, file: str | None, registry: Registry, limits: LoadLimits, chain: tuple[str, ...]
 ) -> tuple[dict[str, LocDict], dict[str, Any]]:
@@ -233,7 +241,7 @@ def _gather_includes(
     includes = raw.get("include", [])
     for index, entry in enumerate(includes):
         where = location_of(includes, index)
-        path = _include_path(entry, file, registry)
+        path = _located_include_path(entry, file, registry, where)
         key = str(path.resolve())
         if key in chain:
             raise SpecError(
@@ -290,7 +298,7 @@ def _evaluate_value(value: Any, names: Mapping[str, Any], where: Location, what:
         try:
             return substitute(value, names)
         except ExpressionError as error:
-            raise SpecError(f"cannot evaluate {what} = {value!r}: {error}", location=where) from None
+            raise SpecError(f"cannot evaluate {what} = {short_repr(value)}: {error}", location=where) from None
     if isinstance(value, dict):
         return {k: _evaluate_value(v, names, where, f"{what}.{k}") for k, v in value.items()}
     if isinstance(value, list):
@@ -307,6 +315,7 @@ def load_spec(
     registry: Registry | None = None,
     load_limits: LoadLimits = DEFAULT_LIMITS,
     expand_limits: ExpandLimits = ExpandLimits(),
+    limits: Any = None,
 ) -> Spec:
     """Load, validate and expand a spec.
 
@@ -319,11 +328,15 @@ def load_spec(
         registry: where block names resolve (default: built-ins and installed plugins).
         load_limits: bounds on the spec text.
         expand_limits: bounds on the expanded graph.
+        limits: a :class:`cvgraph.limits.Limits`; when given, its ``load`` and
+            ``expand`` bounds replace ``load_limits`` and ``expand_limits``.
 
     Raises:
         SpecError: for every problem, with the file, line and node path.
     """
     registry = registry or default_registry()
+    if limits is not None:
+        load_limits, expand_limits = limits.load, limits.expand
     raw, file = _read_source(source, registry, load_limits)
     raw = _resolve_extends(raw, file, registry, load_limits)
     if not isinstance(raw, dict):

@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 from .compiler import compile_spec
-from .errors import SpecError
+from .errors import Location, SpecError
 from .images import classification_tensor, read_image, to_tensor
 from .infer import infer_shapes
+from .limits import ResourceLimits
 from .masks import mask_path, write_mask
 from .pipeline import Spec
 from .shapes import ClassMap, Vector
@@ -36,6 +37,7 @@ def run_images(
     topk: int = 5,
     size: int = 224,
     check_fingerprint: bool = True,
+    limits: ResourceLimits | None = None,
 ) -> Iterator[str]:
     """Run the spec on each image and yield report lines.
 
@@ -55,16 +57,20 @@ def run_images(
     if handler is None:
         raise SpecError(
             f"'cvgraph run' cannot report output '{output_name}' of type {type(output).__name__}",
+            location=spec.output_locations.get(output_name, Location(spec.file)),
             expected="Vector (class scores) or ClassMap (per-pixel class scores)",
             found=str(output),
             hint="use a classification or segmentation spec, or a command made for this kind of model",
         )
     if declared.channels != 3:
-        raise SpecError(f"'cvgraph run' reads RGB images, but input '{name}' has {declared.channels} channels")
+        raise SpecError(
+            f"'cvgraph run' reads RGB images, but input '{name}' has {declared.channels} channels",
+            location=Location(spec.file),
+        )
 
     # Read every image first, so that a bad path fails before the model is built.
     pictures = [(Path(image_path), read_image(image_path)) for image_path in images]
-    model = compile_spec(spec, report=report).eval()
+    model = compile_spec(spec, report=report, limits=limits).eval()
     if topk < 1:
         raise SpecError(f"--topk must be at least 1, found {topk}")
     if weights is not None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import torch
 
 from .compiler import compile_spec
+from .errors import SpecError
 from .infer import ShapeReport, infer_shapes
+from .limits import ResourceLimits
 from .pipeline import Spec
 from .receptive import receptive_fields
 from .shapes import describe
@@ -85,15 +87,22 @@ class Summary:
         return "\n".join(lines)
 
 
-def summarize(spec: Spec, input_shapes: Mapping[str, Any] | None = None, batch: int = 1) -> Summary:
+def summarize(
+    spec: Spec, input_shapes: Mapping[str, Any] | None = None, batch: int = 1, *, limits: ResourceLimits | None = None
+) -> Summary:
     """Summarize a spec for the given input shapes.
 
     Parameters are counted on modules built on the meta device, so no weight
-    memory is allocated.
+    memory is allocated. The spec must still fit ``limits`` (for ``batch``
+    samples), so that a summary never describes a model that cannot be built.
+
+    Raises:
+        ResourceError: when the model exceeds the budget.
     """
     report: ShapeReport = infer_shapes(spec, input_shapes)
+    limits = replace(limits or ResourceLimits.from_env(), batch_size=batch)
     with torch.device("meta"):
-        model = compile_spec(spec, report=report)
+        model = compile_spec(spec, report=report, limits=limits)
     fields = receptive_fields(spec, report)
     rows = []
     for path in report.graph.order:
@@ -102,7 +111,15 @@ def summarize(spec: Spec, input_shapes: Mapping[str, Any] | None = None, batch: 
         module = model.get_submodule(path)
         params = sum(p.numel() for p in module.parameters())
         in_shapes = [report.shape_of(ref) for ref in node.inputs]
-        macs = block.macs(in_shapes, report.nodes[path], spec.args[path]) * batch
+        try:
+            macs = block.macs(in_shapes, report.nodes[path], spec.args[path]) * batch
+        except Exception as error:  # noqa: BLE001 - a plugin's block may raise anything
+            raise SpecError(
+                f"block '{block.name}' failed to count its multiply-accumulates: {type(error).__name__}: {error}",
+                location=node.location,
+                node=path,
+                hint="this is a bug in the block; report it to the block's author",
+            ) from None
         rows.append(NodeRow(path, block.name, describe(report.nodes[path]), params, macs, str(fields[path])))
     return Summary(
         name=spec.name,

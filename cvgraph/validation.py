@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from pydantic import BaseModel, ValidationError
 
 from .errors import Location, SpecError
+from .expr import short_repr
 from .loader import LocDict, LocList
 
 __all__ = ["validate_model", "describe_value"]
@@ -15,7 +16,7 @@ __all__ = ["validate_model", "describe_value"]
 
 def describe_value(value: Any, limit: int = 60) -> str:
     """Return a short ``repr`` of a value with its type, for 'found' fields."""
-    text = repr(value)
+    text = short_repr(value)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     if isinstance(value, (dict, list)):

@@ -135,7 +135,10 @@ def save_weights(model: nn.Module | Mapping[str, torch.Tensor], path: str | Path
     if aliases:
         meta[ALIASES_KEY] = json.dumps(aliases, sort_keys=True)
 
-    atomic_write(path, lambda temporary: save_file(tensors, str(temporary), metadata=meta))
+    try:
+        atomic_write(path, lambda temporary: save_file(tensors, str(temporary), metadata=meta))
+    except OSError as error:
+        raise WeightsError(f"cannot write the weights file: {error.strerror or error}", location=Location(str(path))) from None
     logger.info("saved %d tensors to %s", len(tensors), path)
     return path
 
@@ -158,21 +161,64 @@ def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
             metadata = dict(reader.metadata() or {})
             for current in reader.keys():
                 tensors[current] = reader.get_tensor(current)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        what = f" at tensor '{current}'" if current else ""
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as error:
+        what = f" at tensor '{current}'" if current else _diagnose_header(path)
         raise WeightsError(
             f"cannot read the weights file{what}: {error}",
             location=where,
             hint="the file is truncated or not a safetensors file; save it again",
         ) from None
-    aliases = json.loads(metadata.get(ALIASES_KEY, "{}") or "{}")
-    if not isinstance(aliases, dict):
-        raise WeightsError(f"invalid '{ALIASES_KEY}' metadata", location=where)
+    try:
+        aliases = json.loads(metadata.get(ALIASES_KEY, "{}") or "{}")
+    except ValueError:
+        aliases = None
+    if not isinstance(aliases, dict) or not all(isinstance(v, str) for v in aliases.values()):
+        raise WeightsError(
+            f"invalid '{ALIASES_KEY}' metadata",
+            location=where,
+            expected="a JSON object of tensor name to tensor name",
+            found=metadata.get(ALIASES_KEY, "")[:60],
+        )
     for alias, target in aliases.items():
         if target not in tensors:
             raise WeightsError(f"alias '{alias}' points to a missing tensor '{target}'", location=where)
         tensors[alias] = tensors[target]
     return tensors, metadata
+
+
+_HEADER_LIMIT = 100 * 2**20
+"""The largest header safetensors itself reads (100 MB)."""
+
+
+def _diagnose_header(path: Path) -> str:
+    """Find the first tensor that a broken safetensors file cannot contain, from its header.
+
+    Returns:
+        Text such as `` at tensor 'fc.weight' (bytes 0 to 4000 of its data, but
+        the file holds 1200)``, or an empty string when the header itself is
+        unreadable.
+    """
+    try:
+        with path.open("rb") as stream:
+            prefix = stream.read(8)
+            if len(prefix) < 8:
+                return " (the file is shorter than the 8-byte header length)"
+            length = int.from_bytes(prefix, "little")
+            if length > _HEADER_LIMIT:
+                return f" (the header claims {length:,} bytes, more than the {_HEADER_LIMIT:,} allowed)"
+            header = json.loads(stream.read(length))
+        data_bytes = path.stat().st_size - 8 - length
+    except (OSError, ValueError):
+        return " (the header is not valid JSON)"
+    if not isinstance(header, dict):
+        return " (the header is not a JSON object)"
+    for name, entry in header.items():
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if name == "__metadata__" or not isinstance(offsets, list) or len(offsets) != 2:
+            continue
+        if not all(isinstance(o, int) for o in offsets) or offsets[1] > data_bytes:
+            return f" at tensor '{name}' (bytes {offsets[0]} to {offsets[1]} of its data, but the file holds {data_bytes})"
+    return ""
 
 
 def _compare(
@@ -280,7 +326,9 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
         ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise WeightsError(
             "the checkpoint is not a state_dict of tensors",
             location=Location(str(path)),

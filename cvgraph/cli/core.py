@@ -22,6 +22,29 @@ def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a spec key, such as params.num_classes=10 (repeatable)",
     )
+    parser.add_argument(
+        "--max-params",
+        metavar="N",
+        help="reject specs with more parameters than N, such as 2G (default: $CVGRAPH_MAX_PARAMS or 1G)",
+    )
+    parser.add_argument(
+        "--max-activation-bytes",
+        metavar="BYTES",
+        help="reject specs whose node outputs need more bytes than this, such as 8GiB "
+        "(default: $CVGRAPH_MAX_ACTIVATION_BYTES or 16GiB)",
+    )
+
+
+def _resource_limits(args: argparse.Namespace, batch: int = 1) -> Any:
+    from ..limits import ResourceLimits, parse_size
+
+    return ResourceLimits.from_env(
+        max_params=parse_size(args.max_params, "--max-params") if args.max_params else None,
+        max_activation_bytes=parse_size(args.max_activation_bytes, "--max-activation-bytes")
+        if args.max_activation_bytes
+        else None,
+        batch_size=batch,
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -79,13 +102,20 @@ def _validate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_SIZE_SCAN_BUDGET = 2_000_000
+"""Node inferences 'cvgraph validate' may spend listing the valid input sizes."""
+
+
 def _validate(args: argparse.Namespace) -> int:
+    from ..compiler import check_buildable
     from ..infer import describe_valid_sizes, infer_shapes, valid_sizes
     from ..shapes import describe
 
     spec = _load(args)
     report = infer_shapes(spec, _input_shapes(spec, args.input))
+    estimate = check_buildable(spec, report, _resource_limits(args, _batch(args.input)))
     print(f"{spec.name}: valid ({len(report.graph.order)} nodes)")
+    print(f"  estimate: {estimate.describe()}")
     for name, shape in report.inputs.items():
         print(f"  input  {name}: {describe(shape)}")
     for name, shape in report.outputs.items():
@@ -93,7 +123,10 @@ def _validate(args: argparse.Namespace) -> int:
     if args.input is None:
         free = [n for n, s in report.inputs.items() if getattr(s, "height", 0) is None]
         if free:
-            print(f"  input sizes (square, up to 512): {describe_valid_sizes(valid_sizes(spec, graph=report.graph))}")
+            # Each size is one inference of the whole graph: scan fewer sizes for huge graphs.
+            max_size = max(8, min(512, _SIZE_SCAN_BUDGET // max(1, len(report.graph.order))))
+            sizes = valid_sizes(spec, max_size, graph=report.graph)
+            print(f"  input sizes (square, up to {max_size}): {describe_valid_sizes(sizes, max_size)}")
     return 0
 
 
@@ -116,7 +149,7 @@ def _summary(args: argparse.Namespace) -> int:
     # Inputs left free in the spec and not given get 224x224, so that every node has a size.
     for name, declared in spec.inputs.items():
         shapes.setdefault(name, f"1x{declared.channels}x{declared.height or 224}x{declared.width or 224}")
-    summary = summarize(spec, shapes, batch=_batch(args.input))
+    summary = summarize(spec, shapes, batch=_batch(args.input), limits=_resource_limits(args))
     print(json.dumps(summary.to_dict(), indent=2) if args.json else summary.to_text())
     return 0
 
@@ -131,11 +164,13 @@ def _graph_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _graph(args: argparse.Namespace) -> int:
+    from ..compiler import check_buildable
     from ..drawing import to_dot, to_mermaid
     from ..infer import infer_shapes
 
     spec = _load(args)
     report = infer_shapes(spec, _input_shapes(spec, args.input))
+    check_buildable(spec, report, _resource_limits(args))
     print(to_mermaid(spec, report) if args.format == "mermaid" else to_dot(spec, report))
     return 0
 
@@ -157,7 +192,8 @@ def _run(args: argparse.Namespace) -> int:
 
     spec = _load(args)
     lines = run_images(
-        spec, args.image, weights=args.weights, topk=args.topk, size=args.size, check_fingerprint=not args.ignore_fingerprint
+        spec, args.image, weights=args.weights, topk=args.topk, size=args.size, check_fingerprint=not args.ignore_fingerprint,
+        limits=_resource_limits(args),
     )
     for line in lines:
         print(line)
