@@ -49,15 +49,12 @@ class MaxPool2dArgs(_PoolArgs):
     @model_validator(mode="before")
     @classmethod
     def _positive_dilation(cls, data: object) -> object:
-        # Checked before the padding check of _PoolArgs, which uses the dilated window.
+        # torch checks padding against the undilated kernel size, as _PoolArgs does.
         dilation = data.get("dilation") if isinstance(data, dict) else None
         values = dilation if isinstance(dilation, (list, tuple)) else [dilation]
         if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in values):
             raise ValueError(f"dilation must be >= 1, found {dilation}")
         return data
-
-    def _span(self, axis: int) -> int:
-        return self.dilation[axis] * (self.kernel_size[axis] - 1) + 1
 
 
 def _pooled(x: FeatureMap, args: _PoolArgs, dilation: tuple[int, int]) -> FeatureMap:

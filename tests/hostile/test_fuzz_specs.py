@@ -71,6 +71,10 @@ def test_random_graphs_include_successful_builds():
             "more than 1 value per group",
         ),
         (
+            {"name": "t", "inputs": {"image": {"channels": 1}}, "nodes": {"p": {"block": "maxpool2d", "args": {"kernel_size": 3, "padding": 2, "dilation": 2}}}},
+            "at most half the window",
+        ),
+        (
             {"name": "t", "inputs": {"image": {"channels": 1, "height": 2, "width": 2}}, "nodes": {"c": {"block": "conv2d", "args": {"out_channels": 1, "kernel_size": 1, "padding": 2, "padding_mode": "reflect"}}}},
             "too large for padding_mode 'reflect'",
         ),
