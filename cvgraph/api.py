@@ -75,7 +75,7 @@ def build(
     back in training mode, as ``nn.Module`` does.
 
     Returns:
-        A ``torch.fx.GraphModule``; ``model.cvgraph`` holds the spec's
+        A ``torch.fx.GraphModule``; ``model.cvgraph`` contains the spec's
         :class:`~cvgraph.compiler.ModelInfo`.
 
     Raises:

@@ -15,9 +15,9 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import torch
 from torch import fx, nn
 
+from ._block_calls import BLOCK_BUG_HINT, calling_block
 from ._gc import without_gc
 from .block import BuildContext
 from .errors import SpecError
@@ -25,7 +25,6 @@ from .expand import Ref
 from .infer import ShapeReport, infer_shapes
 from .limits import ResourceEstimate, ResourceLimits, check_resources
 from .pipeline import Spec
-from .shapes import describe
 
 __all__ = ["ModelInfo", "compile_spec", "model_info", "check_buildable"]
 
@@ -182,24 +181,14 @@ def _build_modules(spec: Spec, report: ShapeReport) -> nn.Module:
         block = spec.blocks[path]
         in_shapes = [report.shape_of(ref) for ref in node.inputs]
         context = BuildContext(path=path, inplace_ok=plan[path])
-        try:
+        with calling_block(block, "failed to build", location=node.location, node=path, inputs=in_shapes):
             module = block.build(in_shapes, spec.args[path], context)
-        except SpecError as error:
-            raise error.with_context(location=node.location, node=path) from None
-        except Exception as error:  # noqa: BLE001 - a plugin's builder may raise anything
-            raise SpecError(
-                f"block '{block.name}' failed to build: {type(error).__name__}: {error}",
-                location=node.location,
-                node=path,
-                found=", ".join(describe(s) for s in in_shapes),
-                hint="this is a bug in the block; report it to the block's author",
-            ) from None
         if not isinstance(module, nn.Module):
             raise SpecError(
                 f"block '{block.name}' built {type(module).__name__}, not an nn.Module",
                 location=node.location,
                 node=path,
-                hint="this is a bug in the block; report it to the block's author",
+                hint=BLOCK_BUG_HINT,
             )
         _place(root, path, module)
     return root

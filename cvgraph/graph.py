@@ -89,12 +89,17 @@ def build_graph(spec: Spec, *, warn_unused: bool = True) -> SpecGraph:
         low, high = block.arity
         count = len(node.inputs)
         if count < low or (high is not None and count > high):
-            wanted = str(low) if low == high else f"{low} to {high}" if high is not None else f"at least {low}"
+            if low == high:
+                expected = str(low)
+            elif high is not None:
+                expected = f"{low} to {high}"
+            else:
+                expected = f"at least {low}"
             raise SpecError(
-                f"block '{block.name}' takes {wanted} input(s)",
+                f"block '{block.name}' takes {expected} input(s)",
                 location=node.location,
                 node=node.path,
-                expected=f"{wanted} name(s) in 'from'",
+                expected=f"{expected} name(s) in 'from'",
                 found=f"{count}: {', '.join(map(str, node.inputs))}",
             )
         node.inputs = [_canonical_ref(spec, ref, node.path) for ref in node.inputs]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .errors import Location, SpecError
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 __all__ = ["read_image", "to_tensor", "classification_tensor", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -49,7 +53,7 @@ def read_image(path: str | Path) -> np.ndarray:
         ) from None
 
 
-def _to_rgb(image: "Image.Image") -> np.ndarray:  # noqa: F821 - PIL is imported lazily
+def _to_rgb(image: "PIL.Image.Image") -> np.ndarray:
     from PIL import Image
 
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):

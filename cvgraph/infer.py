@@ -6,12 +6,13 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
+from ._block_calls import BLOCK_BUG_HINT, calling_block
 from ._gc import without_gc
 from .errors import Location, ShapeError, SpecError
 from .expand import Ref
 from .graph import SpecGraph, build_graph
 from .pipeline import Spec
-from .shapes import Boxes, ClassMap, FeatureMap, Shape, Tensor, Vector, describe
+from .shapes import Boxes, ClassMap, FeatureMap, Shape, Tensor, Vector
 
 __all__ = [
     "ShapeReport",
@@ -131,7 +132,7 @@ def _check_output(value: Any, block: Any, path: str, spec: Spec) -> Any:
         node=path,
         expected="a Shape" if block.outputs is None else f"a dict of Shapes with keys {block.outputs}",
         found=repr(value)[:100],
-        hint="this is a bug in the block; report it to the block's author",
+        hint=BLOCK_BUG_HINT,
     )
 
 
@@ -141,18 +142,8 @@ def _run(spec: Spec, graph: SpecGraph, inputs: dict[str, Shape]) -> ShapeReport:
         node = spec.node_index[path]
         block = spec.blocks[path]
         in_shapes = [report.shape_of(ref) for ref in node.inputs]
-        try:
+        with calling_block(block, "failed in its shape function", location=node.location, node=path, inputs=in_shapes):
             value = block.infer(in_shapes, spec.args[path])
-        except SpecError as error:
-            raise error.with_context(location=node.location, node=path) from None
-        except Exception as error:  # noqa: BLE001 - a plugin's shape function may raise anything
-            raise SpecError(
-                f"block '{block.name}' failed in its shape function: {type(error).__name__}: {error}",
-                location=node.location,
-                node=path,
-                found=", ".join(describe(s) for s in in_shapes),
-                hint="this is a bug in the block; report it to the block's author",
-            ) from None
         report.nodes[path] = _check_output(value, block, path, spec)
     report.outputs = {name: report.shape_of(ref) for name, ref in spec.outputs.items()}
     return report

@@ -284,7 +284,7 @@ def _too_large(text: str, location: Location) -> SpecError:
     return SpecError(
         f"the integer {shown} is too large",
         location=location,
-        expected=f"an integer of magnitude below 2**63",
+        expected="an integer of magnitude below 2**63",
         found=f"{len(text)} digits",
     )
 

@@ -326,8 +326,8 @@ class Registry:
         """Load every plugin installed under the ``cvgraph.plugins`` entry-point group.
 
         A plugin that fails is recorded in :attr:`plugins` with its
-        distribution name and skipped with a :class:`PluginWarning`, or raised
-        in strict mode; the others keep working.
+        distribution name. It is skipped with a :class:`PluginWarning`, or
+        raised in strict mode, and the other plugins keep working.
 
         Raises:
             PluginError: in strict mode, for the first plugin that fails.

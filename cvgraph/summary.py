@@ -7,8 +7,8 @@ from typing import Any, Mapping
 
 import torch
 
+from ._block_calls import calling_block
 from .compiler import compile_spec
-from .errors import SpecError
 from .infer import ShapeReport, infer_shapes
 from .limits import ResourceLimits
 from .pipeline import Spec
@@ -28,7 +28,7 @@ class NodeRow:
         output: the output shape, as text.
         params: trainable and frozen parameters of the node's module.
         macs: multiply-accumulates for the whole batch.
-        receptive_field: input pixels one output pixel sees ("35x35"), or "global".
+        receptive_field: the input pixels one output pixel depends on ("35x35"), or "global".
     """
 
     path: str
@@ -111,15 +111,8 @@ def summarize(
         module = model.get_submodule(path)
         params = sum(p.numel() for p in module.parameters())
         in_shapes = [report.shape_of(ref) for ref in node.inputs]
-        try:
+        with calling_block(block, "failed to count its multiply-accumulates", location=node.location, node=path):
             macs = block.macs(in_shapes, report.nodes[path], spec.args[path]) * batch
-        except Exception as error:  # noqa: BLE001 - a plugin's block may raise anything
-            raise SpecError(
-                f"block '{block.name}' failed to count its multiply-accumulates: {type(error).__name__}: {error}",
-                location=node.location,
-                node=path,
-                hint="this is a bug in the block; report it to the block's author",
-            ) from None
         rows.append(NodeRow(path, block.name, describe(report.nodes[path]), params, macs, str(fields[path])))
     return Summary(
         name=spec.name,

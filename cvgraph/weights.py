@@ -2,7 +2,7 @@
 
 A file written by :func:`save_weights` carries, in its metadata, the
 fingerprint of the spec the model was built from; :func:`load_weights`
-refuses a file made for another spec unless told otherwise. Tensors that
+rejects a file made for another spec unless ``check_fingerprint=False``. Tensors that
 share storage (tied weights) are written once and restored as aliases.
 """
 
@@ -34,7 +34,7 @@ ALIASES_KEY = "cvgraph.aliases"
 
 @dataclass
 class LoadReport:
-    """What :func:`load_weights` did: keys loaded and keys that did not fit."""
+    """The outcome of :func:`load_weights`: keys loaded and keys that did not fit."""
 
     loaded: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -282,7 +282,7 @@ def load_weights(
                 renamed[target] = tensor
         tensors = renamed
 
-    # Names and shapes first: they say more about a wrong file than a fingerprint does.
+    # Check names and shapes first, because a mismatch there explains a wrong file better than a fingerprint.
     report = _compare(tensors, model.state_dict())
     if report.mismatched or (strict and not report.ok):
         raise WeightsError(

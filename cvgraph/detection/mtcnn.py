@@ -290,9 +290,9 @@ class MTCNN(nn.Module):
         boxes, scores, offsets, groups = [], [], [], []
         # NOTE: P-Net runs once per pyramid level, on all images of the batch at
         # once. Levels differ in size, so one call would need them packed into a
-        # canvas (with masking before pool1 to keep ceil_mode's edge windows
-        # exact): by our estimate about 28% more pixels at scale factor 0.709,
-        # which costs more than the ~10 calls it saves on CPU.
+        # canvas, with masking before pool1 to keep ceil_mode's edge windows
+        # exact. By our estimate that is about 28% more pixels at scale factor
+        # 0.709, which costs more on the CPU than the ~10 calls it saves.
         for level, scale in enumerate(scales):
             size = (int(height * scale + 1), int(width * scale + 1))
             outputs = self.pnet(_normalize(F.interpolate(images, size=size, mode="area")))
